@@ -1,0 +1,3 @@
+from dazi.cli import main
+
+main()

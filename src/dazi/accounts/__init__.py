@@ -1,0 +1,1 @@
+"""Accounts: namespaces, users, access tokens."""

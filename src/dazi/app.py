@@ -1,0 +1,61 @@
+"""``create_app(settings)``: the ASGI application. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from dazi import __version__
+from dazi.config import Settings
+from dazi.errors import BadRequest, DaziError
+from dazi.hfcompat.errors import error_response
+from dazi.hub import Hub
+
+log = logging.getLogger("dazi")
+
+
+def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
+    """Build the hub's app. ``hub`` may be given (tests); otherwise it is opened from ``settings`` on start."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = app.state.hub is None
+        if owned:
+            app.state.hub = Hub.open(settings)
+        yield
+        if owned:
+            app.state.hub.close()
+
+    app = FastAPI(title="dazi", version=__version__, lifespan=lifespan, docs_url="/api/docs",
+                  redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.hub = hub
+    app.state.settings = settings
+
+    @app.exception_handler(DaziError)
+    async def _dazi_error(request: Request, exc: DaziError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, BadRequest(f"Invalid request: {exc.errors()[:3]}"))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        return JSONResponse({"error": "client disconnected"}, status_code=400)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    from dazi.hfcompat.routes import router as hf_router
+    from dazi.lfs.routes import router as lfs_router
+
+    app.include_router(lfs_router)
+    app.include_router(hf_router)  # last: it owns the /{namespace}/{name}/resolve catch-all
+    return app

@@ -1,0 +1,127 @@
+"""git-LFS HTTP routes. Errors use LFS's own shape: ``{"message": ...}`` as ``application/vnd.git-lfs+json``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import anyio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dazi.deps import base_url, get_actor, get_hub
+from dazi.errors import DaziError, RepoNotFound, Unauthorized
+from dazi.hfcompat.serialize import PLURAL
+from dazi.lfs import services
+from dazi.transfer import file_response, stream_response
+
+LFS_JSON = "application/vnd.git-lfs+json"
+router = APIRouter()
+
+
+def lfs_error(exc: DaziError, anonymous: bool) -> Response:
+    status = exc.status_code
+    headers = {}
+    if isinstance(exc, RepoNotFound | Unauthorized) and anonymous:
+        status = 401
+    if status == 401:
+        headers["LFS-Authenticate"] = 'Basic realm="dazi"'
+    return JSONResponse({"message": exc.message}, status_code=status, headers=headers, media_type=LFS_JSON)
+
+
+async def _guard(request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+    try:
+        return await work()
+    except DaziError as exc:
+        return lfs_error(exc, request.headers.get("authorization") is None)
+
+
+def _batch_route(prefix: str) -> None:
+    async def batch(request: Request, ns: str, name: str) -> Response:
+        repo_type = PLURAL.get(prefix.strip("/"), "model") if prefix else "model"
+
+        async def work() -> Response:
+            try:
+                body = json.loads(await request.body())
+            except (ValueError, UnicodeDecodeError):
+                body = None
+            if not isinstance(body, dict):
+                return JSONResponse({"message": "Invalid JSON body."}, status_code=422, media_type=LFS_JSON)
+            actor = await run_in_threadpool(get_actor, request)
+            answer = await run_in_threadpool(services.batch, get_hub(request), actor, repo_type, f"{ns}/{name}",
+                                             body, base_url(request))
+            return JSONResponse(answer, media_type=LFS_JSON)
+
+        return await _guard(request, work)
+
+    router.add_api_route(f"{prefix}/{{ns}}/{{name}}.git/info/lfs/objects/batch", batch, methods=["POST"],
+                         include_in_schema=False, name=f"lfs-batch{prefix.replace('/', '-')}")
+
+
+for _prefix in ("", "/models", "/datasets", "/spaces"):
+    _batch_route(_prefix)
+
+
+@router.put("/api/lfs/objects/{token}", include_in_schema=False)
+async def upload(request: Request, token: str) -> Response:
+    async def work() -> Response:
+        hub = get_hub(request)
+        transfer = services.transfer_from_token(hub, token, "upload")
+        await run_in_threadpool(services.receive, hub, transfer, blocking_chunks(request))
+        return Response(status_code=200)
+
+    return await _guard(request, work)
+
+
+def blocking_chunks(request: Request, size: int = 1 << 20) -> Iterator[bytes]:
+    """The request body as ~1 MiB chunks, for a worker thread (pulled from the event loop)."""
+
+    async def rechunked() -> AsyncIterator[bytes]:
+        pending = bytearray()
+        async for chunk in request.stream():
+            pending += chunk
+            if len(pending) >= size:
+                yield bytes(pending)
+                pending.clear()
+        if pending:
+            yield bytes(pending)
+
+    agen = rechunked()
+    while True:
+        try:
+            yield anyio.from_thread.run(agen.__anext__)
+        except StopAsyncIteration:
+            return
+
+
+@router.get("/api/lfs/objects/{token}", include_in_schema=False)
+async def download(request: Request, token: str) -> Response:
+    async def work() -> Response:
+        hub = get_hub(request)
+        transfer = services.transfer_from_token(hub, token, "download")
+        headers = {"ETag": f'"{transfer.oid}"'}
+        local = hub.blobs.local_path(transfer.oid)
+        if local is not None:
+            return file_response(local, headers, hub.settings.download_chunk_size, "application/octet-stream")
+        chunk = hub.settings.download_chunk_size
+        return stream_response(lambda s, e: hub.blobs.iter_range(transfer.oid, s, e, chunk), transfer.size,
+                               headers, request.headers.get("range"), False, "application/octet-stream")
+
+    return await _guard(request, work)
+
+
+@router.post("/api/lfs/verify/{token}", include_in_schema=False)
+async def verify(request: Request, token: str) -> Response:
+    async def work() -> Response:
+        hub = get_hub(request)
+        transfer = services.transfer_from_token(hub, token, "upload")
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            body = {}
+        await run_in_threadpool(services.verify, hub, transfer, body if isinstance(body, dict) else {})
+        return JSONResponse({}, media_type=LFS_JSON)
+
+    return await _guard(request, work)

@@ -1,0 +1,1 @@
+"""Repositories: models and datasets with git-compatible history."""
