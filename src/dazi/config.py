@@ -103,3 +103,21 @@ class Settings(BaseSettings):
         tmp.chmod(0o600)
         tmp.replace(path)
         return path.read_text().strip()
+
+
+def settings_reference() -> str:
+    """The Markdown reference of every setting (``docs/reference/settings.md`` is generated from it)."""
+    lines = [
+        "# Settings",
+        "",
+        "Every setting is an environment variable with the `DAZI_` prefix (generated from `dazi.config.Settings`;",
+        "`tests/test_docs.py` fails when this page and the code disagree).",
+        "",
+        "| variable | default | description |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(empty)" if default is None else f"`{default}`"
+        lines.append(f"| `DAZI_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"

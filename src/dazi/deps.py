@@ -37,7 +37,7 @@ def credentials(request: Request) -> str | None:
 
 def get_actor(request: Request) -> Actor | None:
     """The authenticated actor, or None for an anonymous request; bad tokens raise Unauthorized."""
-    if "actor" in request.state._state:
+    if hasattr(request.state, "actor"):
         actor: Actor | None = request.state.actor
         return actor
     secret = credentials(request)

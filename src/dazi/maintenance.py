@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -139,8 +140,6 @@ def gc(hub: Hub, grace_seconds: int | None = None, dry_run: bool = False) -> GcR
             report.blobs_removed += 1
             report.bytes_removed += blob.size
             if not dry_run:
-                try:
+                with contextlib.suppress(BlobNotFound):
                     hub.blobs.delete(blob.digest)
-                except BlobNotFound:
-                    pass
     return report

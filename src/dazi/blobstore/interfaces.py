@@ -103,7 +103,9 @@ class BlobStore(Protocol):
     def size(self, digest: str) -> int:
         """Size in bytes; raises ``BlobNotFound``."""
 
-    def iter_range(self, digest: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    def iter_range(
+        self, digest: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
         """Yield the bytes ``[start, end)`` (``end`` None: to the end) in chunks; raises ``BlobNotFound``."""
 
     def read(self, digest: str) -> bytes:

@@ -16,9 +16,7 @@ def header_safe(message: str) -> str:
 
 def error_response(request: Request, exc: DaziError) -> Response:
     status = exc.status_code
-    if isinstance(exc, RepoNotFound) and request.state._state.get("actor") is None and request.headers.get(
-        "authorization"
-    ) is None:
+    if isinstance(exc, RepoNotFound) and request.headers.get("authorization") is None:
         status = 401  # anonymous: "log in to see it", exactly as the Hub answers
     headers = {"X-Error-Message": header_safe(exc.message), **exc.headers}
     if exc.error_code:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from dazi.accounts.models import User
 from dazi.deps import base_url, get_actor, get_hub
 from dazi.errors import BadRequest, NotFound, Unauthorized
 from dazi.hfcompat import info, writes
@@ -18,7 +19,6 @@ from dazi.hfcompat.query import client_negotiates_lfs, flag, next_link, offset_a
 from dazi.hfcompat.serialize import PLURAL
 from dazi.hfcompat.upload import receive_commit
 from dazi.orgs.services import orgs_of
-from dazi.repos import services as repos
 from dazi.repos.listing import RepoQuery
 
 router = APIRouter()
@@ -52,7 +52,7 @@ def whoami(request: Request) -> dict[str, Any]:
         raise Unauthorized("Invalid user token: send 'Authorization: Bearer <token>'.")
     hub = get_hub(request)
     with hub.db.read() as session:
-        user = repos.User and session.get(repos.User, actor.user_id)
+        user = session.get(User, actor.user_id)
         orgs = [{"name": o.name, "fullname": o.namespace.fullname, "type": "org"} for o in orgs_of(session, user)]
         return {
             "type": "user",

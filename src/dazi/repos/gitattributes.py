@@ -6,9 +6,8 @@ when ``git lfs`` would treat it as LFS on clone.
 
 from __future__ import annotations
 
-import re
-
 import io
+import re
 
 from dulwich.attrs import compile_gitattributes_patterns, match_path, parse_git_attributes
 

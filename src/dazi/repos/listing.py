@@ -56,7 +56,7 @@ def list_repos(session: Session, actor: Actor | None, q: RepoQuery) -> tuple[lis
         stmt = stmt.join(Namespace, Namespace.id == Repo.namespace_id).where(Namespace.name_lower == q.author.lower())
     for tag in q.filters:
         stmt = stmt.where(Repo.id.in_(select(RepoTag.repo_id).where(RepoTag.tag == tag)))
-    column = SORTS.get(q.sort or "", None)
+    column = SORTS.get(q.sort or "")
     if column is None:
         column = Repo.created_at
     order = column.asc() if q.ascending else column.desc()

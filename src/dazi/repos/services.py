@@ -10,7 +10,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from dulwich.objects import Commit, Tag
 from dulwich.walk import Walker
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -442,7 +441,3 @@ def mark_lfs_committed(session: Session, repo: Repo, oids: set[str]) -> None:
         session.execute(
             update(LfsObject).where(LfsObject.repo_id == repo.id, LfsObject.oid.in_(oids)).values(committed=True)
         )
-
-
-def is_commit(obj: object) -> bool:
-    return isinstance(obj, Commit) and not isinstance(obj, Tag)

@@ -192,7 +192,9 @@ def _check_lfs_claims(session: Session, repo: Repo, ops: list[Operation]) -> dic
                     "upload it through the LFS batch API first."
                 )
             if op.size is not None and op.size != found[op.oid]:
-                raise BadRequest(f"Size mismatch for {op.path!r}: uploaded {found[op.oid]} bytes, commit says {op.size}.")
+                raise BadRequest(
+                    f"Size mismatch for {op.path!r}: uploaded {found[op.oid]} bytes, commit says {op.size}."
+                )
     return found
 
 

@@ -8,10 +8,9 @@ Create Date: 2026-11-24 14:35:13.755755
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
-import dazi.db
 from alembic import op
 
+import dazi.db
 
 revision: str = '0001'
 down_revision: str | None = None
