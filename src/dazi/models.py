@@ -3,11 +3,12 @@
 from dazi.accounts.models import Namespace, Token, User
 from dazi.db import Base
 from dazi.orgs.models import Membership, Org
-from dazi.repos.models import BaseModelLink, DownloadDay, GitObject, LfsObject, Ref, Repo, RepoTag
+from dazi.repos.models import BaseModelLink, BlobGitId, DownloadDay, GitObject, LfsObject, Ref, Repo, RepoTag
 
 __all__ = [
     "Base",
     "BaseModelLink",
+    "BlobGitId",
     "DownloadDay",
     "GitObject",
     "LfsObject",

@@ -97,3 +97,19 @@ def test_read_token_cannot_write(hub_server, alice) -> None:  # type: ignore[no-
     with pytest.raises(HfHubHTTPError) as err:
         api.create_repo(f"{alice.name}/nope")
     assert err.value.response.status_code == 403
+
+
+def test_unchanged_large_files_are_not_resent(hf_api: HfApi, alice, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """2.x clients upload inline ("regular"); the hub still tells them which LFS files they already have."""
+    repo_id = f"{alice.name}/reupload"
+    hf_api.create_repo(repo_id)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "big.dat").write_bytes(os.urandom(17 * 1024 * 1024))  # streamed inline, stored as LFS
+    (folder / "model.safetensors").write_bytes(os.urandom(2048))  # LFS by pattern
+    hf_api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="one")
+    hf_api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="two")
+    assert [c.title for c in hf_api.list_repo_commits(repo_id)] == ["one", "initial commit"]
+    (folder / "model.safetensors").write_bytes(os.urandom(2048))
+    hf_api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="three")
+    assert [c.title for c in hf_api.list_repo_commits(repo_id)][0] == "three"

@@ -14,7 +14,9 @@ from dazi.repos import services as repos
 from dazi.repos.cards import parse_card
 from dazi.repos.gitattributes import LfsRules
 from dazi.repos.names import check_path, split_repo_id
-from dazi.uploads.services import should_be_lfs
+from dazi.uploads.services import compute_git_id, known_git_ids, remember_git_ids, should_be_lfs
+
+GIT_ID_BUDGET = 4 << 30  # bytes re-read per preupload call to compute git ids of LFS files
 
 
 def _visibility(body: dict[str, Any]) -> bool | None:
@@ -137,6 +139,9 @@ def preupload(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
         ignore = IgnoreFilter([line.encode() for line in gitignore.splitlines()])
         paths = [check_path(f.get("path")) for f in files]  # type: ignore[arg-type]
         existing = {e.path: e for e in repos.paths_info(session, repo, sha, paths)}
+        git_ids = known_git_ids(session, [e.lfs_oid for e in existing.values() if e.lfs_oid])
+    if not negotiates_lfs:
+        git_ids.update(_missing_git_ids(hub, files, paths, existing, git_ids))
     out = []
     for f, path in zip(files, paths, strict=True):
         size = f.get("size")
@@ -149,10 +154,34 @@ def preupload(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
         if entry is not None and entry.type == "file":
             if entry.lfs_oid and lfs:
                 item["oid"] = entry.lfs_oid
-            elif not entry.lfs_oid and not lfs:
-                item["oid"] = entry.oid
+            elif not lfs:
+                oid = git_ids.get(entry.lfs_oid) if entry.lfs_oid else entry.oid
+                if oid:
+                    item["oid"] = oid
         out.append(item)
     return {"files": out, "commitOid": sha}
+
+
+def _missing_git_ids(hub: Hub, files: list[dict[str, Any]], paths: list[str], existing: dict[str, Any],
+                     known: dict[str, str]) -> dict[str, str]:
+    """Compute (and remember) git ids of same-size LFS files a "regular"-mode client may be re-sending.
+
+    Bounded per request so that preupload stays fast; what is left is computed on a later call.
+    """
+    found: dict[str, str] = {}
+    budget = GIT_ID_BUDGET
+    for f, path in zip(files, paths, strict=True):
+        entry = existing.get(path)
+        if entry is None or not entry.lfs_oid or entry.lfs_oid in known or entry.lfs_oid in found:
+            continue
+        if f.get("size") != entry.size or entry.size > budget:
+            continue
+        budget -= entry.size
+        found[entry.lfs_oid] = compute_git_id(hub, entry.lfs_oid, entry.size)
+    if found:
+        with hub.db.write() as session:
+            remember_git_ids(session, found)
+    return found
 
 
 def validate_yaml(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -127,3 +127,12 @@ class DownloadDay(Base):
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BlobGitId(Base):
+    """The git blob id of an LFS object's content (what clients in "regular" upload mode compare)."""
+
+    __tablename__ = "blob_git_ids"
+
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the content
+    git_sha1: Mapped[str] = mapped_column(String(40))

@@ -33,6 +33,7 @@ class AddLfs:
     oid: str
     size: int | None
     fresh: bool = False  # published by this request, so this repo needs no earlier claim on it
+    git_id: str | None = None  # git blob sha1 of the content, when known
 
 
 @dataclass

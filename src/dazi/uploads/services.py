@@ -16,9 +16,11 @@ reference to a missing blob.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass
 
+from dulwich.objects import Blob
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -30,7 +32,7 @@ from dazi.hub import Hub
 from dazi.repos import services as repos
 from dazi.repos.git import FILE_MODE, LfsPointer, ObjectStore, make_commit
 from dazi.repos.gitattributes import LfsRules, add_lfs_paths
-from dazi.repos.models import LfsObject, Repo
+from dazi.repos.models import BlobGitId, LfsObject, Repo
 from dazi.uploads.operations import AddBytes, AddLfs, AddStreamed, CommitHeader, Delete, Operation
 
 log = logging.getLogger(__name__)
@@ -80,13 +82,36 @@ def _stage(hub: Hub, rules: LfsRules, op: Operation) -> Operation:
         writer.write(op.content)
         digest = writer.finish()
         writer.publish()
-        return AddLfs(op.path, digest, len(op.content), fresh=True)
+        return AddLfs(op.path, digest, len(op.content), fresh=True, git_id=Blob.from_string(op.content).id.decode())
     if isinstance(op, AddStreamed):
         op.writer.publish()
         if should_be_lfs(hub, rules, op.path, op.pointer.size):
-            return AddLfs(op.path, op.pointer.oid, op.pointer.size, fresh=True)
+            git_id = compute_git_id(hub, op.pointer.oid, op.pointer.size)
+            return AddLfs(op.path, op.pointer.oid, op.pointer.size, fresh=True, git_id=git_id)
         return AddBytes(op.path, hub.blobs.read(op.pointer.oid))
     return op
+
+
+def compute_git_id(hub: Hub, oid: str, size: int) -> str:
+    """The git blob sha1 of an LFS object's content (what a "regular"-mode client compares), by re-reading it."""
+    digest = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    for chunk in hub.blobs.iter_range(oid, 0, None, 8 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def known_git_ids(session: Session, oids: list[str]) -> dict[str, str]:
+    if not oids:
+        return {}
+    rows = session.execute(select(BlobGitId.oid, BlobGitId.git_sha1).where(BlobGitId.oid.in_(oids)))
+    return {oid: sha1 for oid, sha1 in rows}
+
+
+def remember_git_ids(session: Session, ids: dict[str, str]) -> None:
+    if ids:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        rows = [{"oid": oid, "git_sha1": sha1} for oid, sha1 in ids.items()]
+        session.execute(insert(BlobGitId).values(rows).on_conflict_do_nothing(index_elements=["oid"]))
 
 
 def commit_changes(
@@ -142,6 +167,7 @@ def _try_commit(
     commit = store.add(make_commit(tree, [head], repos.author_identity(session, actor), header.message))
     store.flush()
     _claim(session, repo, {op.oid: (op.size or claims[op.oid]) for op in ops if isinstance(op, AddLfs)})
+    remember_git_ids(session, {op.oid: op.git_id for op in ops if isinstance(op, AddLfs) and op.git_id})
     if not repos.compare_and_swap(session, repo, f"refs/heads/{branch}", head, commit):
         session.rollback()
         if header.parent_commit:
