@@ -32,7 +32,8 @@ def make_tiny_tokenizer():  # type: ignore[no-untyped-def]
     trainer = trainers.BpeTrainer(vocab_size=1024, special_tokens=["<s>", "</s>", "<pad>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(TRAINING_TEXTS, trainer)
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",  # noqa: S106
+                                     pad_token="<pad>")  # noqa: S106
     hf_tok.chat_template = CHAT_TEMPLATE
     return hf_tok
 
