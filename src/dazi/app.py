@@ -32,8 +32,14 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         if owned:
             app.state.hub.close()
 
-    app = FastAPI(title="dazi", version=__version__, lifespan=lifespan, docs_url="/api/docs",
-                  redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="dazi",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.hub = hub
     app.state.settings = settings
 

@@ -95,8 +95,9 @@ def _check_repo(session: object, repo: Repo, report: FsckReport) -> None:
             report.problems.append(f"{repo.repo_id}: {ref.name} reaches a missing object {exc}")
 
 
-def _check_tree(store: ObjectStore, tree_oid: str, claimed: set[str], repo: Repo, report: FsckReport,
-                seen: set[str]) -> None:
+def _check_tree(
+    store: ObjectStore, tree_oid: str, claimed: set[str], repo: Repo, report: FsckReport, seen: set[str]
+) -> None:
     if tree_oid in seen:
         return
     seen.add(tree_oid)

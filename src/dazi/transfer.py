@@ -31,19 +31,22 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first == "":
         length = int(last)
         if length == 0:
-            raise RangeNotSatisfiable(f"Range {header} is not satisfiable (size {size}).",
-                                      headers={"Content-Range": f"bytes */{size}"})
+            raise RangeNotSatisfiable(
+                f"Range {header} is not satisfiable (size {size}).", headers={"Content-Range": f"bytes */{size}"}
+            )
         return max(0, size - length), size
     start = int(first)
     end = min(int(last) + 1, size) if last else size
     if start >= size or start >= end:
-        raise RangeNotSatisfiable(f"Range {header} is not satisfiable (size {size}).",
-                                  headers={"Content-Range": f"bytes */{size}"})
+        raise RangeNotSatisfiable(
+            f"Range {header} is not satisfiable (size {size}).", headers={"Content-Range": f"bytes */{size}"}
+        )
     return start, end
 
 
-def bytes_response(data: bytes, headers: dict[str, str], range_header: str | None, head: bool,
-                   media_type: str) -> Response:
+def bytes_response(
+    data: bytes, headers: dict[str, str], range_header: str | None, head: bool, media_type: str
+) -> Response:
     size = len(data)
     rng = parse_range(range_header, size)
     headers = dict(headers, **{"Accept-Ranges": "bytes"})
@@ -78,8 +81,9 @@ def stream_response(
     return StreamingResponse(make_iter(start, end), status_code=status, headers=headers, media_type=media_type)
 
 
-def file_response(path: Path, headers: dict[str, str], chunk_size: int, media_type: str,
-                  background: BackgroundTask | None = None) -> Response:
+def file_response(
+    path: Path, headers: dict[str, str], chunk_size: int, media_type: str, background: BackgroundTask | None = None
+) -> Response:
     """Starlette's FileResponse (Range, If-Range, HEAD) with a large chunk size."""
     response = FileResponse(path, headers=headers, media_type=media_type, background=background)
     response.chunk_size = chunk_size

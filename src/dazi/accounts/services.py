@@ -143,8 +143,12 @@ def revoke_token(session: Session, user: User, token_ref: str) -> Token:
         t
         for t in list_tokens(session, user)
         if t.revoked_at is None
-        and (str(t.id) == token_ref or t.label == token_ref or t.token_prefix == token_ref
-             or t.token_hash == hash_token(token_ref))
+        and (
+            str(t.id) == token_ref
+            or t.label == token_ref
+            or t.token_prefix == token_ref
+            or t.token_hash == hash_token(token_ref)
+        )
     ]
     if len(candidates) != 1:
         raise NotFound(

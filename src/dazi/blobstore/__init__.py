@@ -68,9 +68,7 @@ def make_blobstore(
         if s3_create_bucket:
             store.ensure_bucket()
         return store
-    raise ValueError(
-        f"unsupported storage URL {storage_url!r}: use file:///absolute/path or s3://bucket[/prefix]"
-    )
+    raise ValueError(f"unsupported storage URL {storage_url!r}: use file:///absolute/path or s3://bucket[/prefix]")
 
 
 def _local_store(storage_url: str, netloc: str, path: str) -> LocalBlobStore:
@@ -83,9 +81,7 @@ def _local_store(storage_url: str, netloc: str, path: str) -> LocalBlobStore:
     return LocalBlobStore(root)
 
 
-def _s3_client(
-    endpoint_url: str | None, region: str, access_key_id: str | None, secret_access_key: str | None
-) -> Any:
+def _s3_client(endpoint_url: str | None, region: str, access_key_id: str | None, secret_access_key: str | None) -> Any:
     import boto3
     from botocore.config import Config
 

@@ -205,9 +205,7 @@ class S3BlobStore:
             return True
         source = {"Bucket": self.bucket, "Key": key}
         try:
-            self.client.copy_object(
-                Bucket=self.bucket, Key=key, CopySource=source, MetadataDirective="REPLACE"
-            )
+            self.client.copy_object(Bucket=self.bucket, Key=key, CopySource=source, MetadataDirective="REPLACE")
         except Exception as exc:
             if _is_not_found(exc):  # collected meanwhile
                 return False

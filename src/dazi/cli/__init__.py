@@ -6,8 +6,12 @@ import typer
 
 from dazi.cli import accounts, admin, server
 
-app = typer.Typer(help="dazi (搭子): a self-hosted AI model community.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="dazi (搭子): a self-hosted AI model community.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.command("serve")(server.serve)
 app.add_typer(server.db_app, name="db")
 app.add_typer(accounts.users_app, name="users")

@@ -20,8 +20,10 @@ def fsck(data_dir: DataDir = None) -> None:
         report = run_fsck(hub, progress=say)
     for problem in report.problems:
         typer.echo(problem)
-    say(f"{report.blobs_checked} blobs, {report.git_objects_checked} git objects, {report.refs_checked} refs "
-        f"checked; {report.temporaries} unfinished uploads (invisible; `dazi admin gc` removes old ones)")
+    say(
+        f"{report.blobs_checked} blobs, {report.git_objects_checked} git objects, {report.refs_checked} refs "
+        f"checked; {report.temporaries} unfinished uploads (invisible; `dazi admin gc` removes old ones)"
+    )
     if not report.ok:
         say(f"fsck found {len(report.problems)} problem(s)")
         raise typer.Exit(1)
@@ -40,5 +42,7 @@ def gc(
     with opened_hub(data_dir) as hub:
         report = run_gc(hub, grace, dry_run)
     verb = "would remove" if dry_run else "removed"
-    say(f"gc {verb} {report.blobs_removed} blobs ({report.bytes_removed} bytes), "
-        f"{report.temporaries_removed} unfinished uploads, {report.stale_claims_removed} stale upload claims")
+    say(
+        f"gc {verb} {report.blobs_removed} blobs ({report.bytes_removed} bytes), "
+        f"{report.temporaries_removed} unfinished uploads, {report.stale_claims_removed} stale upload claims"
+    )

@@ -31,12 +31,13 @@ def serve(
     url = settings.public_url or f"http://{host}:{port}"
     if bootstrap:
         first_start(hub, url)
-    say(f"dazi: serving {url}  (data: {settings.data_dir}, database: {hub.db.engine.dialect.name}, "
-        f"storage: {settings.resolved_storage_url().split('://')[0]})")
+    say(
+        f"dazi: serving {url}  (data: {settings.data_dir}, database: {hub.db.engine.dialect.name}, "
+        f"storage: {settings.resolved_storage_url().split('://')[0]})"
+    )
     app = create_app(settings, hub)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True,
-                    timeout_keep_alive=30)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True, timeout_keep_alive=30)
     finally:
         hub.close()
 

@@ -29,8 +29,9 @@ def _config(session: Session, repo: Repo, sha: str) -> dict[str, Any] | None:
     return {k: data[k] for k in keep if k in data}
 
 
-def repo_info(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str | None,
-              blobs: bool) -> dict[str, Any]:
+def repo_info(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str | None, blobs: bool
+) -> dict[str, Any]:
     with hub.db.read() as session:
         repo = repos.get_repo_for(session, actor, repo_type, repo_id)
         sha = repos.resolve_revision(session, repo, rev or repos.DEFAULT_BRANCH)
@@ -55,8 +56,9 @@ def repo_info(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
         return info
 
 
-def list_page(hub: Hub, actor: Actor | None, query: listing.RepoQuery, full: bool, card_data: bool
-              ) -> tuple[list[dict[str, Any]], bool]:
+def list_page(
+    hub: Hub, actor: Actor | None, query: listing.RepoQuery, full: bool, card_data: bool
+) -> tuple[list[dict[str, Any]], bool]:
     with hub.db.read() as session:
         rows, more = listing.list_repos(session, actor, query)
         tags = listing.tags_for(session, [r.id for r in rows])
@@ -75,8 +77,17 @@ def list_page(hub: Hub, actor: Actor | None, query: listing.RepoQuery, full: boo
         return items, more
 
 
-def tree_page(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, path: str,
-              recursive: bool, offset: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+def tree_page(
+    hub: Hub,
+    actor: Actor | None,
+    repo_type: str,
+    repo_id: str,
+    rev: str,
+    path: str,
+    recursive: bool,
+    offset: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], bool]:
     with hub.db.read() as session:
         repo = repos.get_repo_for(session, actor, repo_type, repo_id)
         sha = repos.resolve_revision(session, repo, rev)
@@ -85,16 +96,18 @@ def tree_page(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
         return [tree_entry(e) for e in page], len(entries) > offset + limit
 
 
-def paths_info(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str,
-               paths: list[str]) -> list[dict[str, Any]]:
+def paths_info(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, paths: list[str]
+) -> list[dict[str, Any]]:
     with hub.db.read() as session:
         repo = repos.get_repo_for(session, actor, repo_type, repo_id)
         sha = repos.resolve_revision(session, repo, rev)
         return [tree_entry(e) for e in repos.paths_info(session, repo, sha, paths)]
 
 
-def commits_page(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, offset: int,
-                 limit: int, formatted: bool) -> tuple[list[dict[str, Any]], bool]:
+def commits_page(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, offset: int, limit: int, formatted: bool
+) -> tuple[list[dict[str, Any]], bool]:
     with hub.db.read() as session:
         repo = repos.get_repo_for(session, actor, repo_type, repo_id)
         page, more = repos.list_commits(session, repo, rev, offset, limit)

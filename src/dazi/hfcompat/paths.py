@@ -15,9 +15,32 @@ from fastapi import Request
 from dazi.errors import BadRequest, NotFound
 
 API_MARKERS = frozenset(
-    {"revision", "tree", "paths-info", "preupload", "commit", "commits", "refs", "branch", "tag", "settings",
-     "auth-check", "xet-write-token", "xet-read-token", "discussions", "likers", "like", "lfs-files",
-     "super-squash", "user-access-request", "duplicate", "commits-count", "treesize", "scan", "resource-group"}
+    {
+        "revision",
+        "tree",
+        "paths-info",
+        "preupload",
+        "commit",
+        "commits",
+        "refs",
+        "branch",
+        "tag",
+        "settings",
+        "auth-check",
+        "xet-write-token",
+        "xet-read-token",
+        "discussions",
+        "likers",
+        "like",
+        "lfs-files",
+        "super-squash",
+        "user-access-request",
+        "duplicate",
+        "commits-count",
+        "treesize",
+        "scan",
+        "resource-group",
+    }
 )
 
 

@@ -53,6 +53,8 @@ def whoami(request: Request) -> dict[str, Any]:
     hub = get_hub(request)
     with hub.db.read() as session:
         user = session.get(User, actor.user_id)
+        if user is None:
+            raise Unauthorized("Invalid user token: its user no longer exists.")
         orgs = [{"name": o.name, "fullname": o.namespace.fullname, "type": "org"} for o in orgs_of(session, user)]
         return {
             "type": "user",
@@ -62,8 +64,10 @@ def whoami(request: Request) -> dict[str, Any]:
             "email": user.email if user else None,
             "isAdmin": actor.is_admin,
             "orgs": orgs,
-            "auth": {"type": "access_token",
-                     "accessToken": {"displayName": actor.token_label, "role": actor.token_role}},
+            "auth": {
+                "type": "access_token",
+                "accessToken": {"displayName": actor.token_label, "role": actor.token_role},
+            },
         }
 
 
@@ -153,8 +157,17 @@ async def repo_api(request: Request, plural: str) -> Any:
     return await run_in_threadpool(_repo_route, request, hub, actor, repo_type, rid, method, marker, rest, body)
 
 
-def _repo_route(request: Request, hub: Any, actor: Any, repo_type: str, rid: str, method: str,
-                marker: str | None, rest: list[str], body: dict[str, Any]) -> Any:
+def _repo_route(
+    request: Request,
+    hub: Any,
+    actor: Any,
+    repo_type: str,
+    rid: str,
+    method: str,
+    marker: str | None,
+    rest: list[str],
+    body: dict[str, Any],
+) -> Any:
     key = (method, marker)
     if key == ("GET", None):
         return info.repo_info(hub, actor, repo_type, rid, None, flag(request, "blobs"))
@@ -162,8 +175,17 @@ def _repo_route(request: Request, hub: Any, actor: Any, repo_type: str, rid: str
         return info.repo_info(hub, actor, repo_type, rid, rest[0], flag(request, "blobs"))
     if key == ("GET", "tree") and rest:
         offset, limit = offset_and_limit(request, hub.settings.page_size)
-        items, more = info.tree_page(hub, actor, repo_type, rid, rest[0], "/".join(rest[1:]).strip("/"),
-                                     flag(request, "recursive"), offset, limit)
+        items, more = info.tree_page(
+            hub,
+            actor,
+            repo_type,
+            rid,
+            rest[0],
+            "/".join(rest[1:]).strip("/"),
+            flag(request, "recursive"),
+            offset,
+            limit,
+        )
         return paged(items, more, request, offset + limit)
     if key == ("GET", "refs"):
         return info.refs(hub, actor, repo_type, rid, flag(request, "include_prs"))

@@ -24,14 +24,19 @@ def _check_writable(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str)
         repos.get_writable_repo(session, actor, repo_type, repo_id)
 
 
-async def receive_commit(request: Request, hub: Hub, actor: Actor | None, repo_type: str, repo_id: str,
-                         branch: str) -> dict[str, Any]:
+async def receive_commit(
+    request: Request, hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, branch: str
+) -> dict[str, Any]:
     await run_in_threadpool(_check_writable, hub, actor, repo_type, repo_id)  # before reading any byte
     if actor is None:
         raise Forbidden("You must be logged in to commit.")
     settings = hub.settings
-    parser = CommitBodyParser(hub.blobs.begin, max_line=settings.max_regular_line,
-                              max_inline_total=settings.max_inline_commit_bytes, max_file_size=settings.max_file_size)
+    parser = CommitBodyParser(
+        hub.blobs.begin,
+        max_line=settings.max_regular_line,
+        max_inline_total=settings.max_inline_commit_bytes,
+        max_file_size=settings.max_file_size,
+    )
     pending = bytearray()
     try:
         async for chunk in request.stream():
@@ -43,8 +48,9 @@ async def receive_commit(request: Request, hub: Hub, actor: Actor | None, repo_t
         await run_in_threadpool(parser.feed, bytes(pending))
         parser.close()
         assert parser.header is not None
-        result = await run_in_threadpool(commit_changes, hub, actor, repo_type, repo_id, branch, parser.header,
-                                         parser.operations)
+        result = await run_in_threadpool(
+            commit_changes, hub, actor, repo_type, repo_id, branch, parser.header, parser.operations
+        )
     except BaseException:
         await run_in_threadpool(parser.abort)
         raise

@@ -24,8 +24,8 @@ def _visibility(body: dict[str, Any]) -> bool | None:
     if visibility is not None:
         if visibility not in ("public", "private"):
             raise BadRequest(f"Unsupported visibility {visibility!r}: use public or private.")
-        return visibility == "private"
-    private = body.get("private")
+        return bool(visibility == "private")
+    private: bool | None = body.get("private")
     if private is not None and not isinstance(private, bool):
         raise BadRequest("'private' must be a boolean.")
     return private
@@ -49,8 +49,7 @@ def create_repo(hub: Hub, actor: Actor | None, body: dict[str, Any], base: str) 
         namespace, name = split_repo_id(name)
     repo_type = _repo_type(body)
     with hub.db.write() as session:
-        repo, created = repos.create_repo(session, actor, repo_type, namespace, name,
-                                          private=bool(_visibility(body)))
+        repo, created = repos.create_repo(session, actor, repo_type, namespace, name, private=bool(_visibility(body)))
         url = repo_url(base, repo)
         if not created:
             raise Conflict(f"You already created this {repo_type} repo", extra={"url": url})
@@ -78,8 +77,9 @@ def move_repo(hub: Hub, actor: Actor | None, body: dict[str, Any]) -> None:
         repos.move_repo(session, actor, repo, ns, name)  # type: ignore[arg-type]
 
 
-def update_settings(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str,
-                    body: dict[str, Any]) -> dict[str, Any]:
+def update_settings(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
     gated = body.get("gated")
     if gated not in (None, False):
         raise BadRequest("Gated repos are not supported by this hub yet.")
@@ -91,8 +91,9 @@ def update_settings(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str,
         return {"private": repo.private, "gated": False}
 
 
-def create_branch(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, branch: str,
-                  body: dict[str, Any]) -> None:
+def create_branch(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, branch: str, body: dict[str, Any]
+) -> None:
     start = body.get("startingPoint")
     if start is not None and not isinstance(start, str):
         raise BadRequest("'startingPoint' must be a revision.")
@@ -107,8 +108,7 @@ def delete_branch(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, b
         repos.delete_branch(session, repo, branch)
 
 
-def create_tag(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str,
-               body: dict[str, Any]) -> None:
+def create_tag(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, body: dict[str, Any]) -> None:
     tag, message = body.get("tag"), body.get("message")
     if not isinstance(tag, str) or (message is not None and not isinstance(message, str)):
         raise BadRequest("'tag' (and an optional 'message') are required.")
@@ -123,8 +123,9 @@ def delete_tag(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, tag:
         repos.delete_tag(session, repo, tag)
 
 
-def preupload(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, body: dict[str, Any],
-              negotiates_lfs: bool) -> dict[str, Any]:
+def preupload(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: str, body: dict[str, Any], negotiates_lfs: bool
+) -> dict[str, Any]:
     files = body.get("files")
     if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
         raise BadRequest("'files' must be a list of {path, size, sample}.")
@@ -137,7 +138,7 @@ def preupload(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
             raw = repos.read_small_file(session, repo, sha, ".gitignore")
             gitignore = raw.decode("utf-8", "replace") if raw else ""
         ignore = IgnoreFilter([line.encode() for line in gitignore.splitlines()])
-        paths = [check_path(f.get("path")) for f in files]  # type: ignore[arg-type]
+        paths = [check_path(f.get("path")) for f in files]
         existing = {e.path: e for e in repos.paths_info(session, repo, sha, paths)}
         git_ids = known_git_ids(session, [e.lfs_oid for e in existing.values() if e.lfs_oid])
     if not negotiates_lfs:
@@ -148,8 +149,11 @@ def preupload(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
         if not isinstance(size, int) or size < 0:
             raise BadRequest(f"Invalid size for {path!r}.")
         lfs = negotiates_lfs and size > 0 and should_be_lfs(hub, rules, path, size)
-        item: dict[str, Any] = {"path": path, "uploadMode": "lfs" if lfs else "regular",
-                                "shouldIgnore": bool(ignore.is_ignored(path))}
+        item: dict[str, Any] = {
+            "path": path,
+            "uploadMode": "lfs" if lfs else "regular",
+            "shouldIgnore": bool(ignore.is_ignored(path)),
+        }
         entry = existing.get(path)
         if entry is not None and entry.type == "file":
             if entry.lfs_oid and lfs:
@@ -162,8 +166,9 @@ def preupload(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, rev: 
     return {"files": out, "commitOid": sha}
 
 
-def _missing_git_ids(hub: Hub, files: list[dict[str, Any]], paths: list[str], existing: dict[str, Any],
-                     known: dict[str, str]) -> dict[str, str]:
+def _missing_git_ids(
+    hub: Hub, files: list[dict[str, Any]], paths: list[str], existing: dict[str, Any], known: dict[str, str]
+) -> dict[str, str]:
     """Compute (and remember) git ids of same-size LFS files a "regular"-mode client may be re-sending.
 
     Bounded per request so that preupload stays fast; what is left is computed on a later call.

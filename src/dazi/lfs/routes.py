@@ -49,14 +49,20 @@ def _batch_route(prefix: str) -> None:
             if not isinstance(body, dict):
                 return JSONResponse({"message": "Invalid JSON body."}, status_code=422, media_type=LFS_JSON)
             actor = await run_in_threadpool(get_actor, request)
-            answer = await run_in_threadpool(services.batch, get_hub(request), actor, repo_type, f"{ns}/{name}",
-                                             body, base_url(request))
+            answer = await run_in_threadpool(
+                services.batch, get_hub(request), actor, repo_type, f"{ns}/{name}", body, base_url(request)
+            )
             return JSONResponse(answer, media_type=LFS_JSON)
 
         return await _guard(request, work)
 
-    router.add_api_route(f"{prefix}/{{ns}}/{{name}}.git/info/lfs/objects/batch", batch, methods=["POST"],
-                         include_in_schema=False, name=f"lfs-batch{prefix.replace('/', '-')}")
+    router.add_api_route(
+        f"{prefix}/{{ns}}/{{name}}.git/info/lfs/objects/batch",
+        batch,
+        methods=["POST"],
+        include_in_schema=False,
+        name=f"lfs-batch{prefix.replace('/', '-')}",
+    )
 
 
 for _prefix in ("", "/models", "/datasets", "/spaces"):
@@ -90,7 +96,7 @@ def blocking_chunks(request: Request, size: int = 1 << 20) -> Iterator[bytes]:
     agen = rechunked()
     while True:
         try:
-            yield anyio.from_thread.run(agen.__anext__)
+            yield anyio.from_thread.run(agen.__anext__)  # type: ignore[arg-type]
         except StopAsyncIteration:
             return
 
@@ -105,8 +111,14 @@ async def download(request: Request, token: str) -> Response:
         if local is not None:
             return file_response(local, headers, hub.settings.download_chunk_size, "application/octet-stream")
         chunk = hub.settings.download_chunk_size
-        return stream_response(lambda s, e: hub.blobs.iter_range(transfer.oid, s, e, chunk), transfer.size,
-                               headers, request.headers.get("range"), False, "application/octet-stream")
+        return stream_response(
+            lambda s, e: hub.blobs.iter_range(transfer.oid, s, e, chunk),
+            transfer.size,
+            headers,
+            request.headers.get("range"),
+            False,
+            "application/octet-stream",
+        )
 
     return await _guard(request, work)
 

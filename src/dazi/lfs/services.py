@@ -12,6 +12,7 @@ from dazi.blobstore import DigestMismatch, SizeMismatch
 from dazi.errors import BadRequest, Forbidden, NotFound
 from dazi.hub import Hub
 from dazi.repos import services as repos
+from dazi.repos.models import Repo
 from dazi.uploads import signing
 from dazi.uploads.services import claim_uploaded, has_object
 
@@ -26,8 +27,9 @@ class Transfer:
     op: str  # "upload" | "download"
 
 
-def batch(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, body: dict[str, Any], base: str
-          ) -> dict[str, Any]:
+def batch(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, body: dict[str, Any], base: str
+) -> dict[str, Any]:
     operation = body.get("operation")
     objects = body.get("objects")
     if operation not in ("upload", "download") or not isinstance(objects, list):
@@ -45,11 +47,17 @@ def _answer(session: Any, hub: Hub, repo: Any, operation: str, obj: Any, base: s
     oid = obj.get("oid") if isinstance(obj, dict) else None
     size = obj.get("size") if isinstance(obj, dict) else None
     if not isinstance(oid, str) or not _SHA256.match(oid) or not isinstance(size, int) or size < 0:
-        return {"oid": str(oid), "size": size if isinstance(size, int) else 0,
-                "error": {"code": 422, "message": "Invalid object: oid must be a sha256 hex digest, size >= 0."}}
+        return {
+            "oid": str(oid),
+            "size": size if isinstance(size, int) else 0,
+            "error": {"code": 422, "message": "Invalid object: oid must be a sha256 hex digest, size >= 0."},
+        }
     if size > hub.settings.max_file_size:
-        return {"oid": oid, "size": size,
-                "error": {"code": 413, "message": f"File too large: the limit is {hub.settings.max_file_size} bytes."}}
+        return {
+            "oid": oid,
+            "size": size,
+            "error": {"code": 413, "message": f"File too large: the limit is {hub.settings.max_file_size} bytes."},
+        }
     known = has_object(session, repo, oid)
     item: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
     ttl = hub.settings.upload_url_ttl
@@ -98,7 +106,7 @@ def receive(hub: Hub, transfer: Transfer, chunks: Iterator[bytes]) -> None:
         writer.abort()
         raise
     with hub.db.write() as session:
-        repo = session.get(repos.Repo, transfer.repo_pk)
+        repo = session.get(Repo, transfer.repo_pk)
         if repo is None:
             raise NotFound("The repository no longer exists.")
         claim_uploaded(session, repo, transfer.oid, transfer.size)
@@ -108,6 +116,6 @@ def verify(hub: Hub, transfer: Transfer, body: dict[str, Any]) -> None:
     if body.get("oid") not in (None, transfer.oid) or body.get("size") not in (None, transfer.size):
         raise BadRequest("The object does not match this verify URL.")
     with hub.db.read() as session:
-        repo = session.get(repos.Repo, transfer.repo_pk)
+        repo = session.get(Repo, transfer.repo_pk)
         if repo is None or has_object(session, repo, transfer.oid) != transfer.size:
             raise NotFound(f"Object {transfer.oid} has not been uploaded.")

@@ -54,8 +54,10 @@ def members(session: Session, org: Org) -> list[Membership]:
 
 def roles_of(session: Session, user: User) -> dict[int, str]:
     """The user's role in each organization, keyed by the organization's namespace id."""
-    stmt = select(Org.namespace_id, Membership.role).join(Org, Org.id == Membership.org_id).where(
-        Membership.user_id == user.id
+    stmt = (
+        select(Org.namespace_id, Membership.role)
+        .join(Org, Org.id == Membership.org_id)
+        .where(Membership.user_id == user.id)
     )
     return {ns_id: role for ns_id, role in session.execute(stmt)}
 

@@ -45,7 +45,8 @@ class Card:
 
     @property
     def pipeline_tag(self) -> str | None:
-        return self.text("pipeline_tag") or (self.strings("tasks") or self.strings("task_categories") or [None])[0]
+        tasks = self.strings("tasks") or self.strings("task_categories")
+        return self.text("pipeline_tag") or (tasks[0] if tasks else None)
 
     @property
     def library_name(self) -> str | None:

@@ -31,15 +31,19 @@ def record(hub: Hub, repo_pk: int, when: dt.date | None = None) -> None:
     with hub.db.write() as session:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         stmt = insert(DownloadDay).values(repo_id=repo_pk, day=day, count=1)
-        session.execute(stmt.on_conflict_do_update(index_elements=["repo_id", "day"],
-                                                   set_={"count": DownloadDay.count + 1}))
-        since = day - dt.timedelta(days=RECENT_DAYS - 1)
-        recent = select(func.coalesce(func.sum(DownloadDay.count), 0)).where(
-            DownloadDay.repo_id == repo_pk, DownloadDay.day >= since
-        ).scalar_subquery()
         session.execute(
-            update(Repo).where(Repo.id == repo_pk).values(downloads_total=Repo.downloads_total + 1,
-                                                          downloads_recent=recent)
+            stmt.on_conflict_do_update(index_elements=["repo_id", "day"], set_={"count": DownloadDay.count + 1})
+        )
+        since = day - dt.timedelta(days=RECENT_DAYS - 1)
+        recent = (
+            select(func.coalesce(func.sum(DownloadDay.count), 0))
+            .where(DownloadDay.repo_id == repo_pk, DownloadDay.day >= since)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(Repo)
+            .where(Repo.id == repo_pk)
+            .values(downloads_total=Repo.downloads_total + 1, downloads_recent=recent)
         )
 
 
@@ -49,8 +53,9 @@ def daily(hub: Hub, repo_pk: int, days: int = RECENT_DAYS) -> list[tuple[dt.date
     with hub.db.read() as session:
         rows = dict(
             session.execute(
-                select(DownloadDay.day, DownloadDay.count).where(DownloadDay.repo_id == repo_pk,
-                                                                DownloadDay.day >= since)
+                select(DownloadDay.day, DownloadDay.count).where(
+                    DownloadDay.repo_id == repo_pk, DownloadDay.day >= since
+                )
             ).all()
         )
     return [(since + dt.timedelta(days=i), int(rows.get(since + dt.timedelta(days=i), 0))) for i in range(days)]

@@ -127,7 +127,7 @@ class ObjectStore:
         ).first()
         if row is None:
             raise KeyError(key)
-        obj = ShaFile.from_raw_string(row.type_num, row.data, sha=key.encode())
+        obj = ShaFile.from_raw_string(row.type_num, row.data, sha=key.encode())  # type: ignore[arg-type]
         if row.type_num in (1, 2, 4):
             _CACHE.put((self.repo_id, key), obj)
         return obj
@@ -175,7 +175,7 @@ class ObjectStore:
                 GitObject.repo_id == self.repo_id, GitObject.oid.in_(chunk)
             )
             for oid, size, lfs_oid, lfs_size in self.session.execute(stmt):
-                lfs = LfsPointer(lfs_oid, int(lfs_size)) if lfs_oid else None
+                lfs = LfsPointer(lfs_oid, int(lfs_size or 0)) if lfs_oid else None
                 out[oid] = BlobInfo(oid, int(size), lfs)
         return out
 
@@ -250,7 +250,7 @@ class ObjectStore:
     def _write_tree(self, entries: dict[str, tuple[int, str]]) -> str:
         tree = Tree()
         for name, (mode, oid) in entries.items():
-            tree.add(name.encode("utf-8", "surrogateescape"), mode, oid.encode("ascii"))
+            tree.add(name.encode("utf-8", "surrogateescape"), mode, oid.encode("ascii"))  # type: ignore[arg-type]
         return self.add(tree)
 
     def flush(self) -> None:
@@ -288,12 +288,10 @@ class ObjectStore:
         self._pending.clear()
 
 
-def make_commit(
-    tree_oid: str, parents: list[str], author: bytes, message: str, when: float | None = None
-) -> Commit:
+def make_commit(tree_oid: str, parents: list[str], author: bytes, message: str, when: float | None = None) -> Commit:
     commit = Commit()
     commit.tree = tree_oid.encode("ascii")
-    commit.parents = [p.encode("ascii") for p in parents]
+    commit.parents = [p.encode("ascii") for p in parents]  # type: ignore[misc]
     commit.author = commit.committer = author
     ts = int(when if when is not None else time.time())
     commit.author_time = commit.commit_time = ts

@@ -14,8 +14,28 @@ from dazi.errors import InvalidName, InvalidPath
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 RESERVED_NAMESPACES = frozenset(
-    {"api", "datasets", "models", "spaces", "settings", "login", "logout", "join", "new", "static", "docs",
-     "healthz", "search", "organizations", "orgs", "users", "v1", "openapi", "mcp", "collections"}
+    {
+        "api",
+        "datasets",
+        "models",
+        "spaces",
+        "settings",
+        "login",
+        "logout",
+        "join",
+        "new",
+        "static",
+        "docs",
+        "healthz",
+        "search",
+        "organizations",
+        "orgs",
+        "users",
+        "v1",
+        "openapi",
+        "mcp",
+        "collections",
+    }
 )
 MAX_PATH_BYTES = 4096
 MAX_COMPONENT_BYTES = 255

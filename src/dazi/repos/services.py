@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from dulwich.walk import Walker
 from sqlalchemy import delete, select, update
@@ -256,8 +257,8 @@ def delete_tag(session: Session, repo: Repo, tag: str) -> None:
 
 
 def _delete_ref(session: Session, repo: Repo, name: str) -> None:
-    result = session.execute(delete(Ref).where(Ref.repo_id == repo.id, Ref.name == name))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    result: Any = session.execute(delete(Ref).where(Ref.repo_id == repo.id, Ref.name == name))
+    if result.rowcount == 0:
         raise RevisionNotFound(f"Invalid rev id: {name.split('/', 2)[-1]}")
 
 
@@ -268,7 +269,8 @@ def compare_and_swap(session: Session, repo: Repo, name: str, old: str, new: str
         .where(Ref.repo_id == repo.id, Ref.name == name, Ref.target == old)
         .values(target=new, updated_at=dt.datetime.now(dt.UTC))
     )
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    result: Any = session.execute(stmt)
+    return bool(result.rowcount == 1)
 
 
 def peeled_refs(session: Session, repo: Repo) -> list[tuple[Ref, str]]:
@@ -298,7 +300,7 @@ def list_commits(session: Session, repo: Repo, rev: str, offset: int, limit: int
     """Commits reachable from ``rev``, newest first; returns ``(page, has_more)``."""
     head = resolve_revision(session, repo, rev)
     store = ObjectStore(session, repo.id)
-    walker = Walker(store, [head.encode()], max_entries=offset + limit + 1)  # type: ignore[arg-type]
+    walker = Walker(store, [head.encode()], max_entries=offset + limit + 1)  # type: ignore[arg-type,list-item]
     oids = [entry.commit.id.decode() for entry in walker]
     page = [commit_info(store, oid) for oid in oids[offset : offset + limit]]
     return page, len(oids) > offset + limit
@@ -316,7 +318,8 @@ def changed_paths(store: ObjectStore, commit_oid: str) -> list[str]:
 
 
 def commit_tree(store: ObjectStore, commit_oid: str) -> str:
-    return store.get_commit(commit_oid).tree.decode()
+    tree: bytes = store.get_commit(commit_oid).tree
+    return tree.decode()
 
 
 def _entries(store: ObjectStore, items: list[TreeItem]) -> list[Entry]:
@@ -370,8 +373,9 @@ def file_entry(session: Session, repo: Repo, commit_oid: str, path: str) -> Entr
     store = ObjectStore(session, repo.id)
     item = store.lookup(commit_tree(store, commit_oid), path)
     if item is None or item.is_dir:
-        raise EntryNotFound(f"{path} does not exist in {repo.repo_id} at {commit_oid[:12]}.",
-                            headers={"X-Repo-Commit": commit_oid})
+        raise EntryNotFound(
+            f"{path} does not exist in {repo.repo_id} at {commit_oid[:12]}.", headers={"X-Repo-Commit": commit_oid}
+        )
     return _entries(store, [item])[0]
 
 

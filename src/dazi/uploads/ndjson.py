@@ -28,8 +28,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 class CommitBodyParser:
     """Feed bytes with ``feed``; call ``close`` at the end. Results accumulate in ``header``/``operations``."""
 
-    def __init__(self, new_writer: Callable[[], BlobWriter], *, max_line: int, max_inline_total: int,
-                 max_file_size: int):
+    def __init__(
+        self, new_writer: Callable[[], BlobWriter], *, max_line: int, max_inline_total: int, max_file_size: int
+    ):
         self._new_writer = new_writer
         self._max_line = max_line
         self._max_inline_total = max_inline_total
@@ -214,7 +215,7 @@ class _StreamedContent:
 
 def _key_value(obj: Any, line: int) -> tuple[str, dict[str, Any]]:
     if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not isinstance(obj.get("value"), dict):
-        raise BadRequest(f"Malformed NDJSON on line {line}: expected {{\"key\": ..., \"value\": {{...}}}}.")
+        raise BadRequest(f'Malformed NDJSON on line {line}: expected {{"key": ..., "value": {{...}}}}.')
     return obj["key"], obj["value"]
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dazi.accounts.services import Actor
-from dazi.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed
+from dazi.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
 from dazi.hub import Hub
 from dazi.repos import services as repos
 from dazi.repos.git import FILE_MODE, LfsPointer, ObjectStore, make_commit
@@ -129,7 +129,7 @@ def commit_changes(
         if repos.get_ref(session, repo, f"refs/heads/{branch}") is None:
             if repos.get_ref(session, repo, f"refs/tags/{branch}") is not None:
                 raise BadRequest(f"Cannot commit to the tag {branch!r}: commit to a branch.")
-            raise repos.RevisionNotFound(f"Invalid rev id: {branch} (commits go to an existing branch).")
+            raise RevisionNotFound(f"Invalid rev id: {branch} (commits go to an existing branch).")
     staged = stage_content(hub, repo, branch, operations)
     for _attempt in range(MAX_ATTEMPTS):
         with hub.db.write() as session:
@@ -228,8 +228,10 @@ def _claim(session: Session, repo: Repo, objects: dict[str, int]) -> None:
     if not objects:
         return
     now = dt.datetime.now(dt.UTC)
-    rows = [{"repo_id": repo.id, "oid": oid, "size": size, "committed": True, "created_at": now}
-            for oid, size in objects.items()]
+    rows = [
+        {"repo_id": repo.id, "oid": oid, "size": size, "committed": True, "created_at": now}
+        for oid, size in objects.items()
+    ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(LfsObject).values(rows)
     session.execute(stmt.on_conflict_do_update(index_elements=["repo_id", "oid"], set_={"committed": True}))
@@ -245,7 +247,5 @@ def claim_uploaded(session: Session, repo: Repo, oid: str, size: int) -> None:
 
 def has_object(session: Session, repo: Repo, oid: str) -> int | None:
     """The size of ``oid`` if this repo may use it, else None."""
-    row = session.execute(
-        select(LfsObject.size).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)
-    ).first()
+    row = session.execute(select(LfsObject.size).where(LfsObject.repo_id == repo.id, LfsObject.oid == oid)).first()
     return None if row is None else int(row[0])
