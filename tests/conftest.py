@@ -93,7 +93,8 @@ def backend_settings(tmp: Path) -> tuple[dict[str, object], list[object]]:
         return {}, []
     if BACKEND != "postgres-s3":
         raise pytest.UsageError(f"unknown DAZI_TEST_BACKEND {BACKEND!r}")
-    pg = Postgres.start(tmp / "pg")
+    # Not under pytest's basetemp: concurrent pytest runs prune each other's old basetemps.
+    pg = Postgres.start(Path(tempfile.mkdtemp(prefix="dazi-pg-")))
     moto = Moto()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     values = {

@@ -80,6 +80,7 @@ class Postgres:
 
     def stop(self) -> None:
         self._run([str(self.pgbin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _quote(arg: str) -> str:
