@@ -6,6 +6,7 @@ metadata, so that a broken README never breaks the repo.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,7 @@ class Card:
         tags.update(self.strings("tasks"))
         tags.update(f"task_categories:{t}" for t in self.strings("task_categories"))
         if self.license:
-            tags.add(f"license:{self.license}")
+            tags.add(f"license:{self.license.lower()}")
         for lang in self.strings("language"):
             tags.add(lang)
             tags.add(f"language:{lang}")
@@ -117,6 +118,7 @@ def parse_card(text: str | bytes | None) -> Card:
         return Card()
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
+    text = text.replace("\r\n", "\n")
     match = _FRONT.match(text)
     if not match:
         return Card(body=text)
@@ -142,6 +144,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return str(value)
 
 
