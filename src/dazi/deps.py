@@ -7,7 +7,7 @@ import binascii
 
 from fastapi import Request
 
-from dazi.accounts.services import Actor, actor_for_token
+from dazi.accounts.services import Actor, actor_for_token, record_token_use
 from dazi.errors import Unauthorized
 from dazi.hub import Hub
 
@@ -43,8 +43,12 @@ def get_actor(request: Request) -> Actor | None:
     secret = credentials(request)
     actor = None
     if secret:
-        with get_hub(request).db.write() as session:
-            actor = actor_for_token(session, secret)
+        hub = get_hub(request)
+        with hub.db.read() as session:
+            actor, stale_token = actor_for_token(session, secret)
+        if stale_token is not None:
+            with hub.db.write() as session:
+                record_token_use(session, stale_token)
     request.state.actor = actor
     return actor
 

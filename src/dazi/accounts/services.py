@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dazi.accounts.models import Namespace, Token, User
@@ -160,15 +160,22 @@ def revoke_token(session: Session, user: User, token_ref: str) -> Token:
     return candidates[0]
 
 
-def actor_for_token(session: Session, secret: str) -> Actor:
-    """Resolve a bearer secret to an actor, recording its use; raises Unauthorized."""
+def actor_for_token(session: Session, secret: str) -> tuple[Actor, int | None]:
+    """Resolve a bearer secret to an actor; raises Unauthorized.
+
+    Also returns the token's id when its last-used time is stale (older than a minute), so that the
+    caller records the use in a separate, short write (reads never take the write lock).
+    """
     token = session.execute(select(Token).where(Token.token_hash == hash_token(secret))).scalar_one_or_none()
     if token is None or token.revoked_at is not None:
         raise Unauthorized("Invalid credentials in Authorization header")
     now = dt.datetime.now(dt.UTC)
-    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
-        token.last_used_at = now
-    return actor_for_user(session, token.user, token.role, token.label)
+    stale = token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION
+    return actor_for_user(session, token.user, token.role, token.label), token.id if stale else None
+
+
+def record_token_use(session: Session, token_id: int) -> None:
+    session.execute(update(Token).where(Token.id == token_id).values(last_used_at=dt.datetime.now(dt.UTC)))
 
 
 def actor_for_user(session: Session, user: User, role: str = "write", label: str = "") -> Actor:
