@@ -51,6 +51,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         return error_response(request, BadRequest(f"Invalid request: {exc.errors()[:3]}"))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "Internal error: the hub could not complete this request (see the server log)."
+        return JSONResponse({"error": message}, status_code=500, headers={"X-Error-Message": message})
+
     @app.exception_handler(ClientDisconnect)
     async def _disconnect(request: Request, exc: ClientDisconnect) -> Response:
         return JSONResponse({"error": "client disconnected"}, status_code=400)

@@ -427,3 +427,57 @@ def test_kill9_between_lfs_upload_and_commit(deployment: Deployment) -> None:
                    headers={**bearer(s.token), "Content-Type": NDJSON})
     assert r.status_code == 400, r.text
     assert "fsck: clean" in dep.cli("admin", "fsck").stderr
+
+
+# -- the client dies instead -----------------------------------------------------------------------------
+
+
+class ClientGaveUp(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["lfs", "ndjson"])
+def test_client_disconnect_mid_upload_leaves_nothing(hub_server: Any, kind: str) -> None:
+    """A client that dies half-way through an upload leaves no temporary, no blob and no commit behind."""
+    account = hub_server.new_user("quitter")
+    with httpx.Client(base_url=hub_server.url, timeout=TIMEOUT, headers=bearer(account.write_token)) as c:
+        repo_id = c.post("/api/repos/create", json={"name": "gave-up"}).json()["name"]
+        head = c.get(f"/api/models/{repo_id}/revision/main").json()["sha"]
+    temporaries_before = {t.key for t in hub_server.hub.blobs.iter_temporaries()}
+    total = 40 * MiB
+    seen_temporary = threading.Event()
+
+    def new_temporaries() -> set[str]:
+        return {t.key for t in hub_server.hub.blobs.iter_temporaries()} - temporaries_before
+
+    def body(prefix: bytes, make_chunk: Callable[[int], bytes]) -> Iterator[bytes]:
+        yield prefix
+        for i in range(total // MiB):
+            if i == 30:
+                wait_for(lambda: bool(new_temporaries()), "the upload's temporary")
+                seen_temporary.set()
+                raise ClientGaveUp
+            yield make_chunk(i)
+
+    if kind == "lfs":
+        oid = hashlib.sha256(b"".join(block(i, MiB) for i in range(total // MiB))).hexdigest()
+        r = httpx.post(f"{hub_server.url}/{repo_id}.git/info/lfs/objects/batch", timeout=TIMEOUT,
+                       headers={**bearer(account.write_token), "Content-Type": LFS_JSON},
+                       content=json.dumps({"operation": "upload", "objects": [{"oid": oid, "size": total}]}))
+        href = r.json()["objects"][0]["actions"]["upload"]["href"]
+        with pytest.raises(ClientGaveUp):
+            httpx.put(href, content=body(b"", lambda i: block(i, MiB)), headers={"Content-Length": str(total)},
+                      timeout=TIMEOUT)
+    else:
+        prefix = header() + b'{"key": "file", "value": {"path": "big.bin", "content": "'
+        with pytest.raises(ClientGaveUp):
+            httpx.post(f"{hub_server.url}/api/models/{repo_id}/commit/main", timeout=TIMEOUT,
+                       content=body(prefix, lambda i: base64.b64encode(block(i, 3 * MiB // 4))),
+                       headers={**bearer(account.write_token), "Content-Type": NDJSON})
+    assert seen_temporary.is_set()
+    wait_for(lambda: not new_temporaries(), "the server to drop the temporary", timeout=30)
+    with httpx.Client(base_url=hub_server.url, timeout=TIMEOUT, headers=bearer(account.write_token)) as c:
+        assert c.get(f"/api/models/{repo_id}/revision/main").json()["sha"] == head
+        assert c.get(f"/{repo_id}/resolve/main/big.bin").status_code == 404
+    if kind == "lfs":
+        assert not hub_server.hub.blobs.exists(oid)

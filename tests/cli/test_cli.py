@@ -66,10 +66,14 @@ def last_line(stdout: str) -> str:
 class Server:
     proc: subprocess.Popen[bytes]
     url: str
-    log: Path
+    log: Path  # stderr
+    out: Path  # stdout
 
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -83,14 +87,15 @@ class Server:
 
 def start_server(data_dir: Path, *, bootstrap: bool = True, env: dict[str, str] | None = None) -> Server:
     port = free_port()
-    log = data_dir.parent / f"serve-{port}.log"
+    log = data_dir.parent / f"serve-{port}.stderr"
+    out = data_dir.parent / f"serve-{port}.stdout"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "dazi", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if not bootstrap:
         args.append("--no-bootstrap")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env or clean_env())
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    with log.open("wb") as err_file, out.open("wb") as out_file:
+        proc = subprocess.Popen(args, stdout=out_file, stderr=err_file, env=env or clean_env())
+    server = Server(proc, f"http://127.0.0.1:{port}", log, out)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -360,6 +365,7 @@ def test_serve_first_start_prints_admin_credentials(tmp_path: Path, servers: lis
     password = re.search(r"password:\s+(\S+)", log)
     token = re.search(r"token:\s+(dazi_\S+)", log)
     assert password and token, log
+    assert token.group(1) not in server.stdout()  # messages go to stderr, never to stdout
     me = whoami(server.url, token.group(1))
     assert me.status_code == 200
     assert me.json()["name"] == "admin"
