@@ -28,6 +28,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if first == "" and last == "":
         return None
+    if size == 0:
+        raise RangeNotSatisfiable(
+            f"Range {header} is not satisfiable (the file is empty).", headers={"Content-Range": "bytes */0"}
+        )
     if first == "":
         length = int(last)
         if length == 0:

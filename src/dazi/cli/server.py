@@ -79,5 +79,6 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     from dazi.db import migrate
 
     settings = settings_for(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url())
     say("database schema is up to date")

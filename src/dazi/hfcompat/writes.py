@@ -31,8 +31,15 @@ def _visibility(body: dict[str, Any]) -> bool | None:
     return private
 
 
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"'{key}' must be a string.")
+    return value or None
+
+
 def _repo_type(body: dict[str, Any], key: str = "type") -> str:
-    value = body.get(key) or "model"
+    value = _opt_str(body, key) or "model"
     if value in PLURAL:
         value = PLURAL[value]
     return repos.check_type(value)
@@ -44,7 +51,7 @@ def create_repo(hub: Hub, actor: Actor | None, body: dict[str, Any], base: str) 
     name = body.get("name")
     if not isinstance(name, str):
         raise BadRequest("Missing repo 'name'.")
-    namespace = body.get("organization") or actor.name
+    namespace = _opt_str(body, "organization") or actor.name
     if "/" in name:
         namespace, name = split_repo_id(name)
     repo_type = _repo_type(body)
@@ -60,7 +67,8 @@ def delete_repo(hub: Hub, actor: Actor | None, body: dict[str, Any]) -> None:
     name = body.get("name")
     if not isinstance(name, str):
         raise BadRequest("Missing repo 'name'.")
-    repo_id = f"{body['organization']}/{name}" if body.get("organization") else name
+    org = _opt_str(body, "organization")
+    repo_id = f"{org}/{name}" if org else name
     with hub.db.write() as session:
         repo = repos.get_admin_repo(session, actor, _repo_type(body), repo_id)
         repos.delete_repo(session, repo)

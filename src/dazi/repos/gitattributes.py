@@ -76,7 +76,7 @@ class LfsRules:
         return value in (b"lfs", "lfs")
 
 
-_GLOB_SPECIAL = re.compile(r"([*?\[\]\\!#])")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\!#\"])")
 
 
 def pattern_for_path(path: str) -> str:

@@ -43,7 +43,7 @@ MAX_COMPONENT_BYTES = 255
 
 def check_name(name: str, what: str = "name") -> str:
     """Validate one part of a repo id (a namespace or a repo name)."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidName(
             f"Invalid {what} {name[:100]!r}: use letters, digits, '-', '_' and '.', start with a letter or "
             "digit, at most 96 characters."

@@ -57,7 +57,9 @@ class CommitBodyParser:
 
     def close(self) -> None:
         if self._stream is not None:
-            raise BadRequest("The commit body ended in the middle of a file's content.")
+            if not self._stream.end_of_body():
+                raise BadRequest("The commit body ended in the middle of a file's content.")
+            self._finish_stream()
         if self._buf.strip():
             self._handle_line(bytes(self._buf))
         self._buf.clear()
@@ -177,13 +179,25 @@ class _StreamedContent:
         self.done = False
         self._in_value = True
         self._pending = b""
+        self._escape = b""  # a trailing backslash waiting for the next chunk
         self._max_size = max_size
+
+    def end_of_body(self) -> bool:
+        """The body ended: fine if the content string was closed (a last line needs no newline)."""
+        if self._in_value:
+            return False
+        self.done = True
+        return True
 
     def feed(self, data: bytes) -> bytes:
         """Consume ``data``; return what belongs to the next lines (after this line's newline)."""
         if self._in_value:
-            end = data.find(b'"')
+            data = self._escape + data
+            self._escape = b""
+            end = _closing_quote(data)
             chunk, data = (data, b"") if end < 0 else (data[:end], data[end + 1 :])
+            if end < 0 and chunk.endswith(b"\\"):
+                chunk, self._escape = chunk[:-1], b"\\"
             self._decode(chunk.replace(b"\\/", b"/"), final=end >= 0)
             if end < 0:
                 return b""
@@ -211,6 +225,16 @@ class _StreamedContent:
             if self.writer.size > self._max_size:
                 self.writer.abort()
                 raise PayloadTooLarge(f"A file is larger than the {self._max_size}-byte limit.")
+
+
+def _closing_quote(data: bytes) -> int:
+    """Index of the first unescaped '"' (base64 has no quotes; JSON may escape '/' as '\\/')."""
+    start = 0
+    while True:
+        end = data.find(b'"', start)
+        if end <= 0 or data[end - 1 : end] != b"\\":
+            return end
+        start = end + 1
 
 
 def _key_value(obj: Any, line: int) -> tuple[str, dict[str, Any]]:

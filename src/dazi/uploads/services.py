@@ -163,6 +163,7 @@ def _try_commit(
             files[op.path] = (FILE_MODE, store.add_blob(LfsPointer(op.oid, size).to_bytes()))
             lfs_paths.append(op.path)
     _track_lfs_paths(store, files, lfs_paths)
+    _check_file_folder_collisions(files)
     tree = store.build_tree(files)
     commit = store.add(make_commit(tree, [head], repos.author_identity(session, actor), header.message))
     store.flush()
@@ -179,6 +180,16 @@ def _try_commit(
     return commit
 
 
+def _check_file_folder_collisions(files: dict[str, tuple[int, str]]) -> None:
+    """A path cannot be both a file and a folder (git trees cannot hold that)."""
+    for path in files:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in files:
+                raise BadRequest(f"Cannot commit {path!r}: {folder!r} is a file, so it cannot also be a folder.")
+
+
 def _apply_delete(files: dict[str, tuple[int, str]], op: Delete) -> None:
     if op.folder:
         prefix = op.path + "/"
@@ -188,7 +199,7 @@ def _apply_delete(files: dict[str, tuple[int, str]], op: Delete) -> None:
         for p in doomed:
             del files[p]
     elif files.pop(op.path, None) is None:
-        raise EntryNotFound(f"Cannot delete {op.path}: a file with this name doesn't exist.")
+        raise EntryNotFound(f"Cannot delete {op.path}: A file with this name doesn't exist.")
 
 
 def _track_lfs_paths(store: ObjectStore, files: dict[str, tuple[int, str]], lfs_paths: list[str]) -> None:
