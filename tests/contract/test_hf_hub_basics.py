@@ -113,3 +113,36 @@ def test_unchanged_large_files_are_not_resent(hf_api: HfApi, alice, tmp_path: Pa
     (folder / "model.safetensors").write_bytes(os.urandom(2048))
     hf_api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="three")
     assert [c.title for c in hf_api.list_repo_commits(repo_id)][0] == "three"
+
+
+@pytest.mark.slow
+def test_200mb_upload_folder_and_download(hf_api: HfApi, alice, hub_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """2.x sends it base64 inline (no Xet, no LFS); the hub streams it to the blob store and serves it back."""
+    from dazi.repos.models import LfsObject
+
+    repo_id = f"{alice.name}/big"
+    hf_api.create_repo(repo_id)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    digest = hashlib.sha256()
+    with (folder / "weights.bin").open("wb") as f:
+        for _ in range(200):
+            chunk = os.urandom(1 << 20)
+            digest.update(chunk)
+            f.write(chunk)
+    hf_api.upload_folder(folder_path=folder, repo_id=repo_id)
+    (folder / "weights.bin").unlink()
+    info = hf_api.model_info(repo_id, files_metadata=True)
+    sibling = next(s for s in info.siblings if s.rfilename == "weights.bin")
+    assert sibling.lfs is not None and sibling.lfs.sha256 == digest.hexdigest() and sibling.size == 200 << 20
+    with hub_server.hub.db.read() as session:
+        assert session.get(LfsObject, (_repo_pk(hub_server, repo_id), digest.hexdigest())).committed
+    path = hf_hub_download(repo_id, "weights.bin", cache_dir=tmp_path / "cache", token=alice.read_token)
+    assert sha256(path) == digest.hexdigest()
+
+
+def _repo_pk(hub_server, repo_id: str) -> int:  # type: ignore[no-untyped-def]
+    from dazi.repos import services as repos
+
+    with hub_server.hub.db.read() as session:
+        return repos.get_repo_for(session, None, "model", repo_id).id
