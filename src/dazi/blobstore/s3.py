@@ -325,23 +325,27 @@ class S3BlobStore:
         for upload in self._uploads(tmp_prefix):
             name = str(upload["Key"])[len(tmp_prefix) :]
             if TEMP_KEY_RE.match(name):
-                size, mtime = self._parts_summary(upload)
-                yield Temporary(name, size, mtime)
+                summary = self._parts_summary(upload)
+                if summary is not None:  # None: the upload finished or was aborted meanwhile
+                    yield Temporary(name, *summary)
 
     def _uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             yield from page.get("Uploads", [])
 
-    def _parts_summary(self, upload: dict[str, Any]) -> tuple[int, float]:
-        """Bytes uploaded so far and the time of the latest part (or the initiation)."""
+    def _parts_summary(self, upload: dict[str, Any]) -> tuple[int, float] | None:
+        """Bytes uploaded so far and the time of the latest part (or the initiation); None if it is gone."""
         size, mtime = 0, float(upload["Initiated"].timestamp())
         paginator = self.client.get_paginator("list_parts")
         pages = paginator.paginate(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-        for page in pages:
-            for part in page.get("Parts", []):
-                size += int(part["Size"])
-                mtime = max(mtime, float(part["LastModified"].timestamp()))
+        try:
+            for page in pages:
+                for part in page.get("Parts", []):
+                    size += int(part["Size"])
+                    mtime = max(mtime, float(part["LastModified"].timestamp()))
+        except self.client.exceptions.NoSuchUpload:
+            return None
         return size, mtime
 
     def delete_temporary(self, key: str) -> None:
