@@ -8,12 +8,13 @@ in memory. Everything else about that line (its path) is parsed afterwards.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
 from collections.abc import Callable
 from typing import Any
+
+import pybase64
 
 from dazi.blobstore import BlobWriter
 from dazi.errors import BadRequest, PayloadTooLarge
@@ -198,7 +199,7 @@ class _StreamedContent:
             chunk, data = (data, b"") if end < 0 else (data[:end], data[end + 1 :])
             if end < 0 and chunk.endswith(b"\\"):
                 chunk, self._escape = chunk[:-1], b"\\"
-            self._decode(chunk.replace(b"\\/", b"/"), final=end >= 0)
+            self._decode(chunk.replace(b"\\/", b"/") if b"\\" in chunk else chunk, final=end >= 0)
             if end < 0:
                 return b""
             self._in_value = False
@@ -218,7 +219,7 @@ class _StreamedContent:
         self._pending = data[usable:]
         if usable:
             try:
-                self.writer.write(base64.b64decode(data[:usable], validate=True))
+                self.writer.write(pybase64.b64decode(data[:usable], validate=True))
             except (binascii.Error, ValueError):
                 self.writer.abort()
                 raise BadRequest("Invalid base64 in a file's content.") from None
@@ -270,6 +271,6 @@ def _b64(content: Any, line: int) -> bytes:
     if not isinstance(content, str):
         raise BadRequest(f"Missing file content on line {line}.")
     try:
-        return base64.b64decode(content, validate=True)
+        return pybase64.b64decode(content, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(f"Invalid base64 content on line {line}.") from None
