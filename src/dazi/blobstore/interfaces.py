@@ -74,7 +74,7 @@ class BlobWriter(Protocol):
     @property
     def size(self) -> int: ...
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         """Append bytes (any length) to the temporary object while hashing them."""
 
     def finish(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:

@@ -83,7 +83,7 @@ class LocalBlobWriter:
     def size(self) -> int:
         return self._size
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if self._file is None:
             raise BlobError("write on a closed blob writer")
         self._file.write(data)

@@ -77,7 +77,7 @@ class S3BlobWriter:
     def size(self) -> int:
         return self._size
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if not self._open:
             raise BlobError("write on a closed blob writer")
         self._hash.update(data)

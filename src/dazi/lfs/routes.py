@@ -80,18 +80,18 @@ async def upload(request: Request, token: str) -> Response:
     return await _guard(request, work)
 
 
-def blocking_chunks(request: Request, size: int = 1 << 20) -> Iterator[bytes]:
-    """The request body as ~1 MiB chunks, for a worker thread (pulled from the event loop)."""
+def blocking_chunks(request: Request, size: int = 4 << 20) -> Iterator[bytearray]:
+    """The request body as ~4 MiB chunks, for a worker thread (pulled from the event loop)."""
 
-    async def rechunked() -> AsyncIterator[bytes]:
+    async def rechunked() -> AsyncIterator[bytearray]:
         pending = bytearray()
         async for chunk in request.stream():
             pending += chunk
             if len(pending) >= size:
-                yield bytes(pending)
-                pending.clear()
+                full, pending = pending, bytearray()
+                yield full  # handed over whole: no copy
         if pending:
-            yield bytes(pending)
+            yield pending
 
     agen = rechunked()
     while True:

@@ -86,7 +86,7 @@ def transfer_from_token(hub: Hub, token: str, op: str) -> Transfer:
     return Transfer(int(payload["r"]), str(payload["o"]), int(payload["s"]), op)
 
 
-def receive(hub: Hub, transfer: Transfer, chunks: Iterator[bytes]) -> None:
+def receive(hub: Hub, transfer: Transfer, chunks: Iterator[bytes] | Iterator[bytearray]) -> None:
     """Stream an upload into the blob store, check it, publish it, and record the repo's claim."""
     writer = hub.blobs.begin()
     try:
