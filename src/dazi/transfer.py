@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from dazi.errors import RangeNotSatisfiable
@@ -92,3 +98,49 @@ def file_response(
     response = FileResponse(path, headers=headers, media_type=media_type, background=background)
     response.chunk_size = chunk_size
     return response
+
+
+T = TypeVar("T")
+READ_AHEAD = 4  # chunks received ahead of the thread that consumes them
+BODY_CHUNK = 4 << 20
+
+
+async def consume_body(request: Request, consume: Callable[[Iterator[bytearray]], T]) -> T:
+    """Run ``consume(chunks)`` in a worker thread over the request body, in ~4 MiB chunks.
+
+    The event loop keeps receiving (up to ``READ_AHEAD`` chunks ahead) while the thread hashes,
+    decodes or writes earlier ones; an error on either side stops both.
+    """
+    queue: asyncio.Queue[bytearray | BaseException | None] = asyncio.Queue(maxsize=READ_AHEAD)
+    pump = asyncio.create_task(_pump(request, queue))
+    try:
+        return await run_in_threadpool(consume, _drain(queue))
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+
+
+async def _pump(request: Request, queue: asyncio.Queue[bytearray | BaseException | None]) -> None:
+    try:
+        pending = bytearray()
+        async for chunk in request.stream():
+            pending += chunk
+            if len(pending) >= BODY_CHUNK:
+                full, pending = pending, bytearray()
+                await queue.put(full)  # handed over whole: no copy
+        if pending:
+            await queue.put(pending)
+        await queue.put(None)
+    except Exception as exc:  # e.g. the client went away: the consumer re-raises it
+        await queue.put(exc)
+
+
+def _drain(queue: asyncio.Queue[bytearray | BaseException | None]) -> Iterator[bytearray]:
+    while True:
+        item = anyio.from_thread.run(queue.get)
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item

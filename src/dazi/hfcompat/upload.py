@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
@@ -13,10 +14,9 @@ from dazi.errors import Forbidden
 from dazi.hfcompat.serialize import URL_PREFIX
 from dazi.hub import Hub
 from dazi.repos import services as repos
+from dazi.transfer import consume_body
 from dazi.uploads.ndjson import CommitBodyParser
 from dazi.uploads.services import commit_changes
-
-FEED_SIZE = 1 << 20
 
 
 def _check_writable(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str) -> None:
@@ -37,16 +37,14 @@ async def receive_commit(
         max_inline_total=settings.max_inline_commit_bytes,
         max_file_size=settings.max_file_size,
     )
-    pending = bytearray()
-    try:
-        async for chunk in request.stream():
-            pending += chunk
-            if len(pending) >= FEED_SIZE:
-                data = bytes(pending)
-                pending.clear()
-                await run_in_threadpool(parser.feed, data)
-        await run_in_threadpool(parser.feed, bytes(pending))
+
+    def parse(chunks: Iterator[bytearray]) -> None:
+        for chunk in chunks:
+            parser.feed(bytes(chunk))
         parser.close()
+
+    try:
+        await consume_body(request, parse)
         assert parser.header is not None
         result = await run_in_threadpool(
             commit_changes, hub, actor, repo_type, repo_id, branch, parser.header, parser.operations

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +13,7 @@ from dazi.deps import base_url, get_actor, get_hub
 from dazi.errors import DaziError, RepoNotFound, Unauthorized
 from dazi.hfcompat.serialize import PLURAL
 from dazi.lfs import services
-from dazi.transfer import file_response, stream_response
+from dazi.transfer import consume_body, file_response, stream_response
 
 LFS_JSON = "application/vnd.git-lfs+json"
 router = APIRouter()
@@ -74,31 +73,10 @@ async def upload(request: Request, token: str) -> Response:
     async def work() -> Response:
         hub = get_hub(request)
         transfer = services.transfer_from_token(hub, token, "upload")
-        await run_in_threadpool(services.receive, hub, transfer, blocking_chunks(request))
+        await consume_body(request, lambda chunks: services.receive(hub, transfer, chunks))
         return Response(status_code=200)
 
     return await _guard(request, work)
-
-
-def blocking_chunks(request: Request, size: int = 4 << 20) -> Iterator[bytearray]:
-    """The request body as ~4 MiB chunks, for a worker thread (pulled from the event loop)."""
-
-    async def rechunked() -> AsyncIterator[bytearray]:
-        pending = bytearray()
-        async for chunk in request.stream():
-            pending += chunk
-            if len(pending) >= size:
-                full, pending = pending, bytearray()
-                yield full  # handed over whole: no copy
-        if pending:
-            yield pending
-
-    agen = rechunked()
-    while True:
-        try:
-            yield anyio.from_thread.run(agen.__anext__)  # type: ignore[arg-type]
-        except StopAsyncIteration:
-            return
 
 
 @router.get("/api/lfs/objects/{token}", include_in_schema=False)
