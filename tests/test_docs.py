@@ -25,3 +25,12 @@ def test_every_cli_group_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for group in app.registered_groups:
         assert f"dazi {group.name}" in readme
+
+
+def test_cli_reference_is_current() -> None:
+    from dazi.cli.reference import cli_reference
+
+    assert (ROOT / "docs/reference/cli.md").read_text() == cli_reference(), (
+        "regenerate: python -c \"from dazi.cli.reference import cli_reference; "
+        "open('docs/reference/cli.md','w').write(cli_reference())\""
+    )
