@@ -112,7 +112,7 @@ def test_unchanged_large_files_are_not_resent(hf_api: HfApi, alice, tmp_path: Pa
     assert [c.title for c in hf_api.list_repo_commits(repo_id)] == ["one", "initial commit"]
     (folder / "model.safetensors").write_bytes(os.urandom(2048))
     hf_api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message="three")
-    assert [c.title for c in hf_api.list_repo_commits(repo_id)][0] == "three"
+    assert next(c.title for c in hf_api.list_repo_commits(repo_id)) == "three"
 
 
 @pytest.mark.slow

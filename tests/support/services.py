@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -38,7 +37,7 @@ class Postgres:
 
     @classmethod
     def start(cls, root: Path) -> Postgres:
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
         if not bins and not shutil.which("initdb"):
             raise RuntimeError("PostgreSQL binaries not found (Debian's postgresql package provides them)")
         pgbin = Path(bins[-1]) if bins else Path(shutil.which("initdb") or "").parent
