@@ -44,8 +44,9 @@ test-sqlite: install-dev  ## the suite on SQLite + local files only
 test-postgres: install-dev  ## the suite on PostgreSQL + S3 (moto) only
 	DAZI_TEST_BACKEND=postgres-s3 $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff
-	$(VENV)/bin/ruff check src tests benchmarks
+lint: install-dev  ## ruff and mypy --strict
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy src/dazi
 
 bench: install-dev  ## transfer benchmark (1 GiB; see docs/benchmarks.md)
 	$(PY) benchmarks/transfer.py
