@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dazi.db import upsert
 from dazi.hub import Hub
 from dazi.repos.models import DownloadDay, Repo
 
@@ -29,8 +28,7 @@ def counts_as_download(repo_type: str, path: str, range_header: str | None) -> b
 def record(hub: Hub, repo_pk: int, when: dt.date | None = None) -> None:
     day = when or dt.datetime.now(dt.UTC).date()
     with hub.db.write() as session:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(DownloadDay).values(repo_id=repo_pk, day=day, count=1)
+        stmt = upsert(session, DownloadDay).values(repo_id=repo_pk, day=day, count=1)
         session.execute(
             stmt.on_conflict_do_update(index_elements=["repo_id", "day"], set_={"count": DownloadDay.count + 1})
         )

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dazi.db import upsert
 from dazi.repos.models import GitObject
 
 FILE_MODE = 0o100644
@@ -281,10 +280,8 @@ class ObjectStore:
                 }
             )
         if rows:
-            dialect = self.session.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             for i in range(0, len(rows), 200):
-                self.session.execute(insert(GitObject).on_conflict_do_nothing(), rows[i : i + 200])
+                self.session.execute(upsert(self.session, GitObject).on_conflict_do_nothing(), rows[i : i + 200])
         self._pending.clear()
 
 

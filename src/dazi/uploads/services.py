@@ -22,11 +22,10 @@ from dataclasses import dataclass
 
 from dulwich.objects import Blob
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dazi.accounts.services import Actor
+from dazi.db import upsert
 from dazi.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
 from dazi.hub import Hub
 from dazi.repos import services as repos
@@ -109,9 +108,8 @@ def known_git_ids(session: Session, oids: list[str]) -> dict[str, str]:
 
 def remember_git_ids(session: Session, ids: dict[str, str]) -> None:
     if ids:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         rows = [{"oid": oid, "git_sha1": sha1} for oid, sha1 in ids.items()]
-        session.execute(insert(BlobGitId).values(rows).on_conflict_do_nothing(index_elements=["oid"]))
+        session.execute(upsert(session, BlobGitId).values(rows).on_conflict_do_nothing(index_elements=["oid"]))
 
 
 def commit_changes(
@@ -243,16 +241,14 @@ def _claim(session: Session, repo: Repo, objects: dict[str, int]) -> None:
         {"repo_id": repo.id, "oid": oid, "size": size, "committed": True, "created_at": now}
         for oid, size in objects.items()
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(LfsObject).values(rows)
+    stmt = upsert(session, LfsObject).values(rows)
     session.execute(stmt.on_conflict_do_update(index_elements=["repo_id", "oid"], set_={"committed": True}))
 
 
 def claim_uploaded(session: Session, repo: Repo, oid: str, size: int) -> None:
     """Record that ``oid`` was uploaded to ``repo`` (not committed yet)."""
     now = dt.datetime.now(dt.UTC)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(LfsObject).values(repo_id=repo.id, oid=oid, size=size, committed=False, created_at=now)
+    stmt = upsert(session, LfsObject).values(repo_id=repo.id, oid=oid, size=size, committed=False, created_at=now)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["repo_id", "oid"]))
 
 
