@@ -10,12 +10,13 @@ import csv
 import io
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.network import loopback_lookups, missing_ml_extra
 
 os.environ.pop("HF_DATASETS_OFFLINE", None)  # datasets reads it on import
 
@@ -24,17 +25,13 @@ try:
     import pyarrow as pa
     import pyarrow.parquet as pq
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    if os.environ.get("CI"):
-        # In CI the ml extra is part of the contract: a missing import is a failure, never a skip.
-        raise ImportError(f"the ml extra (datasets, pyarrow) must be installed in CI: {exc}") from exc
-    pytest.skip(f"the ml extra is not installed: {exc}", allow_module_level=True)
+    missing_ml_extra(exc, "datasets, pyarrow")
 
 from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
 pytestmark = [pytest.mark.contract, pytest.mark.ml]
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Look-ups that stock datasets 5.x makes on its own, whatever the hub: both are best-effort, their errors are
 # swallowed, and the guard below refuses them so nothing leaves the machine.
 #  - load.increase_load_count(): HEAD https://s3.amazonaws.com/datasets.huggingface.co/... (a download counter,
@@ -49,21 +46,9 @@ TEST = [{"id": 100 + i, "text": f"held-out row {i}", "label": (i + 1) % 3, "scor
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Refuse (and record) any name look-up other than loopback: nothing may go to huggingface.co."""
-    attempts: list[str] = []
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in LOOPBACK:
-            attempts.append(name)
-            raise OSError(f"test network guard: refused look-up of {name!r}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    yield attempts
-    unexpected = sorted(set(attempts) - CLIENT_SIDE_LOOKUPS)
-    assert unexpected == [], f"clients tried to reach hosts other than the hub: {unexpected}"
+    """Nothing may go to huggingface.co (the two best-effort look-ups above are refused and tolerated)."""
+    with loopback_lookups(monkeypatch, frozenset(CLIENT_SIDE_LOOKUPS)) as attempts:
+        yield attempts
 
 
 def readme(title: str, extra: str = "") -> bytes:

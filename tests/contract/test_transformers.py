@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,14 +17,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.network import loopback_lookups, missing_ml_extra
+
 try:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    if os.environ.get("CI"):
-        # In CI the ml extra is part of the contract: a missing import is a failure, never a skip.
-        raise ImportError(f"the ml extra (torch, transformers) must be installed in CI: {exc}") from exc
-    pytest.skip(f"the ml extra is not installed: {exc}", allow_module_level=True)
+    missing_ml_extra(exc, "torch, transformers")
 
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
@@ -35,27 +33,15 @@ from tests.support.tiny_model import make_tiny_llama, make_tiny_model, make_tiny
 pytestmark = [pytest.mark.contract, pytest.mark.ml]
 
 PROMPT = "the model hub stores"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Refuse (and record) any name look-up other than loopback: nothing may go to huggingface.co."""
-    attempts: list[str] = []
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in LOOPBACK:
-            attempts.append(name)
-            raise OSError(f"test network guard: refused look-up of {name!r}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    """Nothing may go to huggingface.co."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    yield attempts
-    assert attempts == [], f"clients tried to reach hosts other than the hub: {attempts}"
+    with loopback_lookups(monkeypatch) as attempts:
+        yield attempts
 
 
 def greedy(model: Any, tokenizer: Any, n: int = 20) -> list[int]:

@@ -114,6 +114,12 @@ def commits_page(
         return [commit_item(c, formatted) for c in page], more
 
 
+def auth_check(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str) -> None:
+    """Raises RepoNotFound unless the actor may read the repo."""
+    with hub.db.read() as session:
+        repos.get_repo_for(session, actor, repo_type, repo_id)
+
+
 def refs(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, include_prs: bool) -> dict[str, Any]:
     with hub.db.read() as session:
         repo = repos.get_repo_for(session, actor, repo_type, repo_id)

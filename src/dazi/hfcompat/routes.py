@@ -195,7 +195,7 @@ def _repo_route(
         items, more = info.commits_page(hub, actor, repo_type, rid, rest[0], offset, limit, formatted)
         return paged(items, more, request, offset + limit)
     if key == ("GET", "auth-check"):
-        info.refs(hub, actor, repo_type, rid, False)
+        info.auth_check(hub, actor, repo_type, rid)
         return {}
     if key == ("POST", "preupload") and rest:
         return writes.preupload(hub, actor, repo_type, rid, rest[0], body, client_negotiates_lfs(request))
