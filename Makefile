@@ -4,11 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 LEGACY_VENV := .venv-hf036
+MS_LEGACY_VENV := .venv-ms130
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= .dazi
 
-.PHONY: help serve test test-sqlite test-postgres install install-dev lint bench clean
+.PHONY: help system-deps serve test test-sqlite test-postgres install install-dev lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,9 +28,17 @@ $(LEGACY_VENV)/.installed:
 	$(LEGACY_VENV)/bin/pip --disable-pip-version-check -q install 'huggingface_hub==0.36.2'
 	touch $@
 
+$(MS_LEGACY_VENV)/.installed:
+	test -x $(MS_LEGACY_VENV)/bin/python || $(PYTHON) -m venv $(MS_LEGACY_VENV)
+	$(MS_LEGACY_VENV)/bin/pip --disable-pip-version-check -q install 'modelscope==1.30.0'
+	touch $@
+
+system-deps:  ## git-lfs and chromium from Debian's packages, if missing (the suite drives them)
+	scripts/system-deps.sh
+
 install: $(VENV)/.core  ## create .venv and install dazi
 
-install-dev: $(VENV)/.dev $(LEGACY_VENV)/.installed  ## install dazi with the ml and dev extras, and the legacy client venv
+install-dev: system-deps $(VENV)/.dev $(LEGACY_VENV)/.installed $(MS_LEGACY_VENV)/.installed  ## install dazi with the ml and dev extras, and the legacy client venvs
 
 serve: $(VENV)/.core  ## start the hub at http://127.0.0.1:8000 (SQLite + local files in ./.dazi)
 	$(VENV)/bin/dazi serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
@@ -52,4 +61,4 @@ bench: install-dev  ## transfer benchmark (1 GiB; see docs/benchmarks.md)
 	$(PY) benchmarks/transfer.py
 
 clean:  ## remove the virtual environments and caches (not the data)
-	rm -rf $(VENV) $(LEGACY_VENV) .pytest_cache
+	rm -rf $(VENV) $(LEGACY_VENV) $(MS_LEGACY_VENV) .pytest_cache

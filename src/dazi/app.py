@@ -14,10 +14,18 @@ from starlette.requests import ClientDisconnect
 from dazi import __version__
 from dazi.config import Settings
 from dazi.errors import BadRequest, DaziError
-from dazi.hfcompat.errors import error_response
+from dazi.hfcompat import errors as hf_errors
 from dazi.hub import Hub
+from dazi.mscompat import errors as ms_errors
 
 log = logging.getLogger("dazi")
+
+
+def error_response(request: Request, exc: DaziError) -> Response:
+    """One mapper per wire protocol, chosen by the URL space the request is in."""
+    if ms_errors.is_modelscope_path(request.url.path):
+        return ms_errors.error_response(request, exc)
+    return hf_errors.error_response(request, exc)
 
 
 def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
@@ -65,9 +73,16 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    from dazi.gitserver.routes import router as git_router
     from dazi.hfcompat.routes import router as hf_router
     from dazi.lfs.routes import router as lfs_router
+    from dazi.mscompat.routes import router as ms_router
+    from dazi.web.routes import router as web_router
 
+    # Order matters only where patterns overlap: protocol routes first, web pages last.
     app.include_router(lfs_router)
-    app.include_router(hf_router)  # last: it owns the /{namespace}/{name}/resolve catch-all
+    app.include_router(git_router)
+    app.include_router(ms_router)
+    app.include_router(hf_router)
+    app.include_router(web_router)
     return app

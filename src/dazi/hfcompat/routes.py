@@ -219,8 +219,8 @@ def _repo_route(
 # -- files ---------------------------------------------------------------------------------
 
 
-@router.api_route("/{first}/{rest:path}", methods=["GET", "HEAD"], include_in_schema=False)
-async def resolve(request: Request, first: str, rest: str) -> Response:
+async def resolve(request: Request) -> Response:
+    """``/{ns}/{name}/resolve/{rev}/{path}`` (and ``/datasets/…``, one-segment ids): a file at a revision."""
     segments = raw_segments(request)
     repo_type = "model"
     if segments[0] in ("datasets", "spaces", "models"):
@@ -233,3 +233,11 @@ async def resolve(request: Request, first: str, rest: str) -> Response:
     else:
         raise NotFound("Not found.")
     return await run_in_threadpool(resolve_file, request, repo_type, rid, rev, path)
+
+
+# Explicit patterns (not a catch-all), so that git, ModelScope and web routes can share the URL space.
+for _prefix in ("/datasets", "/spaces", "/models", ""):
+    for _pattern in ("/{ns}/{name}/resolve/{rest:path}", "/{name}/resolve/{rest:path}"):
+        router.add_api_route(
+            f"{_prefix}{_pattern}", resolve, methods=["GET", "HEAD"], include_in_schema=False, name=None
+        )
