@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from typing import Any
 
 from fastapi import Request
 
 from dazi.accounts.services import Actor, actor_for_token, record_token_use
-from dazi.errors import Unauthorized
+from dazi.errors import BadRequest, Unauthorized
 from dazi.hub import Hub
+from dazi.mscompat.errors import is_modelscope_path
 
 
 def get_hub(request: Request) -> Hub:
@@ -17,11 +20,18 @@ def get_hub(request: Request) -> Hub:
     return hub
 
 
+# The ModelScope SDKs authenticate with the token in the ``m_session_id`` cookie (the old SDK sends nothing
+# else). The cookie is honoured only in their URL spaces, so that a cookie can never authenticate a request to
+# the Hugging Face or git routes (which a browser could be tricked into sending: CSRF).
+SESSION_COOKIE = "m_session_id"
+
+
 def credentials(request: Request) -> str | None:
-    """The token from ``Authorization: Bearer <t>`` or HTTP Basic (any user, token as password)."""
+    """The token from ``Authorization: Bearer <t>``, HTTP Basic (any user, token as password), or, in the
+    ModelScope URL spaces only, the ``m_session_id`` cookie. The header wins when both are sent."""
     header = request.headers.get("authorization")
     if not header:
-        return None
+        return session_cookie(request)
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
@@ -33,6 +43,12 @@ def credentials(request: Request) -> str | None:
             raise Unauthorized("Invalid credentials in Authorization header") from None
         return decoded.partition(":")[2] or None
     raise Unauthorized("Invalid credentials in Authorization header")
+
+
+def session_cookie(request: Request) -> str | None:
+    if not is_modelscope_path(request.url.path):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
 
 
 def get_actor(request: Request) -> Actor | None:
@@ -59,3 +75,19 @@ def base_url(request: Request) -> str:
     if configured:
         return configured.rstrip("/")
     return str(request.base_url).rstrip("/")
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object (``{}`` when empty); anything else is a BadRequest."""
+    raw = await request.body()
+    return parse_json_object(raw) if raw else {}
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body

@@ -104,15 +104,15 @@ class Moto:
 
 
 class LiveServer:
-    """The hub's app served by uvicorn in a background thread."""
+    """The hub's app served by uvicorn in a background thread (over TLS when given a certificate and key)."""
 
-    def __init__(self, app: object, port: int):
+    def __init__(self, app: object, port: int, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None):
         import uvicorn
 
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if ssl_certfile else 'http'}://127.0.0.1:{port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                timeout_keep_alive=30)
+                                timeout_keep_alive=30, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dazi.cli._common import DataDir, say, settings_for
+from dazi.cli._common import DataDir, fail, say, settings_for
 
 if TYPE_CHECKING:
     from dazi.hub import Hub
@@ -19,6 +20,20 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     data_dir: DataDir = None,
     bootstrap: Annotated[bool, typer.Option(help="Create an admin account on first start.")] = True,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssl-certfile",
+            help="Serve HTTPS with this PEM certificate (chain). modelscope ≤1.37 reaches a hub set in "
+            "MODELSCOPE_DOMAIN over HTTPS only.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-keyfile", help="The PEM private key of --ssl-certfile.", exists=True, dir_okay=False),
+    ] = None,
 ) -> None:
     """Start the hub (SQLite + local files under the data folder unless configured otherwise)."""
     import uvicorn
@@ -26,9 +41,11 @@ def serve(
     from dazi.app import create_app
     from dazi.hub import Hub
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail("--ssl-certfile and --ssl-keyfile go together.")
     settings = settings_for(data_dir)
     hub = Hub.open(settings)
-    url = settings.public_url or f"http://{host}:{port}"
+    url = settings.public_url or f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
     if bootstrap:
         first_start(hub, url)
     say(
@@ -37,7 +54,16 @@ def serve(
     )
     app = create_app(settings, hub)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True, timeout_keep_alive=30)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            timeout_keep_alive=30,
+            ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+            ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        )
     finally:
         hub.close()
 
@@ -67,6 +93,9 @@ def first_start(hub: Hub, url: str) -> None:
                 f"  export HF_ENDPOINT={url}",
                 f"  export HF_TOKEN={secret}",
                 "  hf auth whoami",
+                "and with the ModelScope clients (modelscope ≥1.38; see docs/reference/modelscope.md):",
+                f"  export MODELSCOPE_ENDPOINT={url}",
+                f"  modelscope login --token {secret}",
                 "",
             ]
         )

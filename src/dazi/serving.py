@@ -1,4 +1,9 @@
-"""``/{P}{repo}/resolve/{rev}/{path}``: file downloads with the headers the clients cache by."""
+"""Serving one file of a repo at a revision, for every protocol (HF ``…/resolve/…``, ModelScope ``…/repo?…``).
+
+The answer carries the headers the clients cache and verify by: ``X-Repo-Commit``, ``ETag`` (git blob id,
+or the sha256 for LFS files, with ``X-Linked-Etag`` and ``X-Linked-Size``), ``Content-Length`` and Range
+support; a GET of a repo's "query file" counts as a download.
+"""
 
 from __future__ import annotations
 
