@@ -37,8 +37,9 @@ async def _guard(request: Request, work: Callable[[], Awaitable[Response]]) -> R
 
 
 def _batch_route(prefix: str) -> None:
+    repo_type = PLURAL.get(prefix.strip("/"), "model") if prefix else "model"
+
     async def batch(request: Request, ns: str, name: str) -> Response:
-        repo_type = PLURAL.get(prefix.strip("/"), "model") if prefix else "model"
 
         async def work() -> Response:
             try:
@@ -55,13 +56,25 @@ def _batch_route(prefix: str) -> None:
 
         return await _guard(request, work)
 
-    router.add_api_route(
-        f"{prefix}/{{ns}}/{{name}}.git/info/lfs/objects/batch",
-        batch,
-        methods=["POST"],
-        include_in_schema=False,
-        name=f"lfs-batch{prefix.replace('/', '-')}",
-    )
+    async def verify_locks(request: Request, ns: str, name: str) -> Response:
+        """``locks/verify``, which git-lfs asks before a push: 501 makes it stop checking locks, without a warning."""
+
+        async def work() -> Response:
+            actor = await run_in_threadpool(get_actor, request)
+            await run_in_threadpool(services.check_locks_access, get_hub(request), actor, repo_type, f"{ns}/{name}")
+            message = "This hub does not support the Git LFS locking API."
+            return JSONResponse({"message": message}, status_code=501, media_type=LFS_JSON)
+
+        return await _guard(request, work)
+
+    for path, endpoint, what in (("objects/batch", batch, "batch"), ("locks/verify", verify_locks, "locks-verify")):
+        router.add_api_route(
+            f"{prefix}/{{ns}}/{{name}}.git/info/lfs/{path}",
+            endpoint,
+            methods=["POST"],
+            include_in_schema=False,
+            name=f"lfs-{what}{prefix.replace('/', '-')}",
+        )
 
 
 for _prefix in ("", "/models", "/datasets", "/spaces"):

@@ -27,9 +27,19 @@ class Transfer:
     op: str  # "upload" | "download"
 
 
+TRANSFER_ROOT = "/api/lfs"  # transfers are {root}/objects/{token}, verification {root}/verify/{token}
+
+
 def batch(
-    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, body: dict[str, Any], base: str
+    hub: Hub,
+    actor: Actor | None,
+    repo_type: str,
+    repo_id: str,
+    body: dict[str, Any],
+    base: str,
+    transfer_root: str = TRANSFER_ROOT,
 ) -> dict[str, Any]:
+    """Answer an LFS batch request; transfer hrefs are ``{base}{transfer_root}/objects/{signed token}``."""
     operation = body.get("operation")
     objects = body.get("objects")
     if operation not in ("upload", "download") or not isinstance(objects, list):
@@ -39,11 +49,11 @@ def batch(
             repo = repos.get_writable_repo(session, actor, repo_type, repo_id)
         else:
             repo = repos.get_repo_for(session, actor, repo_type, repo_id)
-        answers = [_answer(session, hub, repo, operation, obj, base) for obj in objects]
+        answers = [_answer(session, hub, repo, operation, obj, base + transfer_root) for obj in objects]
     return {"transfer": "basic", "objects": answers, "hash_algo": "sha256"}
 
 
-def _answer(session: Any, hub: Hub, repo: Any, operation: str, obj: Any, base: str) -> dict[str, Any]:
+def _answer(session: Any, hub: Hub, repo: Any, operation: str, obj: Any, root: str) -> dict[str, Any]:
     oid = obj.get("oid") if isinstance(obj, dict) else None
     size = obj.get("size") if isinstance(obj, dict) else None
     if not isinstance(oid, str) or not _SHA256.match(oid) or not isinstance(size, int) or size < 0:
@@ -67,16 +77,22 @@ def _answer(session: Any, hub: Hub, repo: Any, operation: str, obj: Any, base: s
             return item
         token = signing.sign(hub.secret, {"r": repo.id, "o": oid, "s": known, "op": "download"}, ttl)
         item["size"] = known
-        item["actions"] = {"download": {"href": f"{base}/api/lfs/objects/{token}", "expires_in": ttl}}
+        item["actions"] = {"download": {"href": f"{root}/objects/{token}", "expires_in": ttl}}
         return item
     if known == size:
         return item  # already there: the client skips the upload
     token = signing.sign(hub.secret, {"r": repo.id, "o": oid, "s": size, "op": "upload"}, ttl)
     item["actions"] = {
-        "upload": {"href": f"{base}/api/lfs/objects/{token}", "expires_in": ttl},
-        "verify": {"href": f"{base}/api/lfs/verify/{token}", "expires_in": ttl},
+        "upload": {"href": f"{root}/objects/{token}", "expires_in": ttl},
+        "verify": {"href": f"{root}/verify/{token}", "expires_in": ttl},
     }
     return item
+
+
+def check_locks_access(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str) -> None:
+    """The locking API answers "not implemented" (the hub keeps no locks), but only to those who may read."""
+    with hub.db.read() as session:
+        repos.get_repo_for(session, actor, repo_type, repo_id)
 
 
 def transfer_from_token(hub: Hub, token: str, op: str) -> Transfer:

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 from sqlalchemy import select
@@ -93,6 +94,7 @@ class _LRU:
 
 
 _CACHE = _LRU(50_000)
+BATCH = 500  # object ids per batched query
 
 
 def _hex(oid: str | bytes) -> str:
@@ -157,6 +159,48 @@ class ObjectStore:
         ).first()
         return None if row is None else int(row[0])
 
+    def types_of(self, oids: Iterable[str]) -> dict[str, int]:
+        """The type of each of ``oids`` that the repo has (absent ones are left out), in batches."""
+        return self._numbers(GitObject.type_num, oids)
+
+    def sizes_of(self, oids: Iterable[str]) -> dict[str, int]:
+        """The size of the canonical bytes of each of ``oids`` the repo has, in batches."""
+        return self._numbers(GitObject.size, oids)
+
+    def _numbers(self, column: Any, oids: Iterable[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(oids):
+            stmt = select(GitObject.oid, column).where(GitObject.repo_id == self.repo_id, GitObject.oid.in_(chunk))
+            out.update((oid, int(value)) for oid, value in self.session.execute(stmt))
+        return out
+
+    def raw_many(self, oids: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        """``oid -> (type_num, canonical bytes)`` for the objects the repo has, one query per batch."""
+        out: dict[str, tuple[int, bytes]] = {}
+        for chunk in _chunks(oids):
+            stmt = select(GitObject.oid, GitObject.type_num, GitObject.data).where(
+                GitObject.repo_id == self.repo_id, GitObject.oid.in_(chunk)
+            )
+            out.update((oid, (int(type_num), bytes(data))) for oid, type_num, data in self.session.execute(stmt))
+        return out
+
+    def get_many(self, oids: Iterable[str]) -> dict[str, ShaFile]:
+        """Many objects at once: staged or cached ones first, the rest in batched queries."""
+        out: dict[str, ShaFile] = {}
+        misses = []
+        for oid in dict.fromkeys(oids):
+            obj = self._pending.get(oid) or _CACHE.get((self.repo_id, oid))
+            if obj is None:
+                misses.append(oid)
+            else:
+                out[oid] = obj
+        for oid, (type_num, data) in self.raw_many(misses).items():
+            obj = ShaFile.from_raw_string(type_num, data, sha=oid.encode())  # type: ignore[arg-type]
+            if type_num in (1, 2, 4):
+                _CACHE.put((self.repo_id, oid), obj)
+            out[oid] = obj
+        return out
+
     def commits_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
         stmt = (
             select(GitObject.oid)
@@ -166,10 +210,8 @@ class ObjectStore:
         return [r[0] for r in self.session.execute(stmt)]
 
     def blob_infos(self, oids: Iterable[str]) -> dict[str, BlobInfo]:
-        wanted = list(dict.fromkeys(oids))
         out: dict[str, BlobInfo] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
+        for chunk in _chunks(oids):
             stmt = select(GitObject.oid, GitObject.size, GitObject.lfs_oid, GitObject.lfs_size).where(
                 GitObject.repo_id == self.repo_id, GitObject.oid.in_(chunk)
             )
@@ -256,33 +298,63 @@ class ObjectStore:
         """Insert the staged objects that the repo does not have yet."""
         if not self._pending:
             return
-        existing: set[str] = set()
-        keys = list(self._pending)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            stmt = select(GitObject.oid).where(GitObject.repo_id == self.repo_id, GitObject.oid.in_(chunk))
-            existing.update(r[0] for r in self.session.execute(stmt))
-        rows = []
-        for oid, obj in self._pending.items():
-            if oid in existing:
-                continue
-            data = obj.as_raw_string()
-            pointer = LfsPointer.parse(data) if obj.type_num == 3 else None
-            rows.append(
-                {
-                    "repo_id": self.repo_id,
-                    "oid": oid,
-                    "type_num": obj.type_num,
-                    "size": len(data),
-                    "data": data,
-                    "lfs_oid": pointer.oid if pointer else None,
-                    "lfs_size": pointer.size if pointer else None,
-                }
-            )
-        if rows:
-            for i in range(0, len(rows), 200):
-                self.session.execute(upsert(self.session, GitObject).on_conflict_do_nothing(), rows[i : i + 200])
+        insert_objects(
+            self.session, self.repo_id, ((oid, obj.type_num, obj.as_raw_string()) for oid, obj in self._pending.items())
+        )
         self._pending.clear()
+
+
+def _chunks(items: Iterable[str], size: int = BATCH) -> Iterator[list[str]]:
+    """Distinct ``items`` in lists of at most ``size`` (one ``IN (...)`` query each)."""
+    unique = list(dict.fromkeys(items))
+    for i in range(0, len(unique), size):
+        yield unique[i : i + size]
+
+
+def insert_objects(session: Session, repo_id: int, objects: Iterable[tuple[str, int, bytes]]) -> int:
+    """Insert ``(oid, type_num, canonical bytes)`` rows the repo does not have yet; returns how many were new.
+
+    Rows go in groups of at most 200 objects or 32 MiB, so that a large push never builds one huge statement.
+    """
+    batch: list[tuple[str, int, bytes]] = []
+    batch_bytes = 0
+    written = 0
+    for item in objects:
+        batch.append(item)
+        batch_bytes += len(item[2])
+        if len(batch) >= 200 or batch_bytes >= 32 << 20:
+            written += _insert_batch(session, repo_id, batch)
+            batch, batch_bytes = [], 0
+    if batch:
+        written += _insert_batch(session, repo_id, batch)
+    return written
+
+
+def _insert_batch(session: Session, repo_id: int, batch: list[tuple[str, int, bytes]]) -> int:
+    keys = [oid for oid, _t, _d in batch]
+    existing = set(
+        session.execute(select(GitObject.oid).where(GitObject.repo_id == repo_id, GitObject.oid.in_(keys))).scalars()
+    )
+    rows = []
+    for oid, type_num, data in batch:
+        if oid in existing:
+            continue
+        existing.add(oid)
+        pointer = LfsPointer.parse(data) if type_num == 3 else None
+        rows.append(
+            {
+                "repo_id": repo_id,
+                "oid": oid,
+                "type_num": type_num,
+                "size": len(data),
+                "data": data,
+                "lfs_oid": pointer.oid if pointer else None,
+                "lfs_size": pointer.size if pointer else None,
+            }
+        )
+    if rows:
+        session.execute(upsert(session, GitObject).on_conflict_do_nothing(), rows)
+    return len(rows)
 
 
 def make_commit(tree_oid: str, parents: list[str], author: bytes, message: str, when: float | None = None) -> Commit:

@@ -1,0 +1,1 @@
+"""git smart-HTTP and git-lfs with the stock command-line tools."""
