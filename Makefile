@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= .dazi
 
-.PHONY: help system-deps serve test test-sqlite test-postgres install install-dev lint bench clean
+.PHONY: help system-deps serve test i18n i18n-compile screenshots test-sqlite test-postgres install install-dev lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(VENV)/.core: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) install -e '.[ml,dev]'
+	$(PIP) install -e '.[ml,ray,dev]'
 	touch $@
 
 $(LEGACY_VENV)/.installed:
@@ -30,7 +30,7 @@ $(LEGACY_VENV)/.installed:
 
 $(MS_LEGACY_VENV)/.installed:
 	test -x $(MS_LEGACY_VENV)/bin/python || $(PYTHON) -m venv $(MS_LEGACY_VENV)
-	$(MS_LEGACY_VENV)/bin/pip --disable-pip-version-check -q install 'modelscope==1.30.0'
+	$(MS_LEGACY_VENV)/bin/pip --disable-pip-version-check -q install 'modelscope[datasets]==1.30.0'
 	touch $@
 
 system-deps:  ## git-lfs and chromium from Debian's packages, if missing (the suite drives them)
@@ -53,9 +53,19 @@ test-sqlite: install-dev  ## the suite on SQLite + local files only
 test-postgres: install-dev  ## the suite on PostgreSQL + S3 (moto) only
 	DAZI_TEST_BACKEND=postgres-s3 $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff and mypy --strict
+lint: install-dev  ## ruff, mypy --strict, and the web catalogs (complete and compiled)
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy src/dazi
+	$(PY) -m dazi.web.catalogs check
+
+i18n:  ## extract and merge the web catalogs (then translate zh_CN's messages.po and run make i18n-compile)
+	$(PY) -m dazi.web.catalogs update
+
+i18n-compile:  ## compile the web catalogs (.po -> .mo; the .mo files are committed)
+	$(PY) -m dazi.web.catalogs compile
+
+screenshots: install-dev  ## retake docs/screenshots in headless Chromium
+	DAZI_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/web/test_browser.py -k screenshots
 
 bench: install-dev  ## transfer benchmark (1 GiB; see docs/benchmarks.md)
 	$(PY) benchmarks/transfer.py

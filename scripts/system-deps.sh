@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System packages the test suite drives as real clients: git-lfs (git clone/push with LFS) and
-# Debian's chromium (web pages, through Playwright). Idempotent: installs only what is missing.
+# Debian's chromium (web pages, through Playwright) with CJK fonts. Idempotent: installs only what is missing.
 set -euo pipefail
 missing=()
 command -v git-lfs >/dev/null 2>&1 || missing+=(git-lfs)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# CJK glyphs, so that Chromium draws Chinese pages (screenshots) instead of empty boxes.
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

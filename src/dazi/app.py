@@ -16,6 +16,7 @@ from dazi.config import Settings
 from dazi.errors import BadRequest, DaziError
 from dazi.hfcompat import errors as hf_errors
 from dazi.hub import Hub
+from dazi.inference import errors as openai_errors
 from dazi.mscompat import errors as ms_errors
 
 log = logging.getLogger("dazi")
@@ -25,6 +26,8 @@ def error_response(request: Request, exc: DaziError) -> Response:
     """One mapper per wire protocol, chosen by the URL space the request is in."""
     if ms_errors.is_modelscope_path(request.url.path):
         return ms_errors.error_response(request, exc)
+    if openai_errors.is_openai_path(request.url.path):
+        return openai_errors.error_response(request, exc)
     return hf_errors.error_response(request, exc)
 
 
@@ -83,6 +86,13 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(lfs_router)
     app.include_router(git_router)
     app.include_router(ms_router)
+    from dazi.inference.routes import router as inference_router
+    from dazi.jobs.routes import router as jobs_router
+    from dazi.quotas.routes import router as quota_router
+
+    app.include_router(inference_router)
+    app.include_router(jobs_router)
+    app.include_router(quota_router)
     app.include_router(hf_router)
     app.include_router(web_router)
     return app

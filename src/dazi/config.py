@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         default=2 * GiB,
         description="Most file content one commit may carry inline (base64 in its body) besides streamed files.",
     )
+    git_max_blob_size: int = Field(
+        default=10 * MiB,
+        description="Largest file a `git push` may store in git itself (bytes); larger files must be git-LFS "
+        "objects, and pushes that carry them are refused.",
+    )
+    git_max_push_size: int = Field(
+        default=4 * GiB, description="Largest pack one `git push` may send (bytes, after gzip decoding)."
+    )
     download_chunk_size: int = Field(default=1 * MiB, description="Chunk size for streamed downloads (bytes).")
     upload_url_ttl: int = Field(default=24 * 3600, description="Lifetime of signed LFS upload URLs (seconds).")
     gc_grace_seconds: int = Field(
@@ -71,6 +79,79 @@ class Settings(BaseSettings):
     )
     page_size: int = Field(default=1000, description="Items per page in paginated listings.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
+    signup_enabled: bool = Field(default=True, description="Let visitors create accounts on the web site (/join).")
+    default_language: Literal["en", "zh_CN"] = Field(
+        default="en",
+        description="Language of the web site when neither ?lang=, the language cookie nor Accept-Language picks one.",
+    )
+    web_session_days: int = Field(default=30, description="How long a web site log-in lasts (days).")
+    login_max_failures: int = Field(
+        default=10, description="Failed web log-ins allowed per client IP and user name within LOGIN_WINDOW_SECONDS."
+    )
+    login_window_seconds: int = Field(default=900, description="Window of the web log-in rate limit (seconds).")
+    # -- jobs (dazi.jobs) and Model as a Service (dazi.inference, dazi.quotas) --------------
+    jobs_enabled: bool = Field(
+        default=True,
+        description="Run queued jobs from this API process (claim, execute, supervise). Turn off on API "
+        "workers that should only accept jobs; at least one process sharing the database must run them.",
+    )
+    jobs_local_workers: int = Field(
+        default=2, description="Jobs run at once by the local executor (one worker process each)."
+    )
+    jobs_lease_seconds: int = Field(
+        default=60,
+        description="A running job whose supervising process has not renewed its lease for this long is "
+        "recovered: re-queued (kinds that can be retried, while attempts are left) or marked failed.",
+    )
+    jobs_poll_seconds: float = Field(
+        default=1.0, description="How often the job service looks for queued jobs, cancellations and dead workers."
+    )
+    jobs_cancel_grace_seconds: float = Field(
+        default=10.0,
+        description="After a running job is cancelled, how long it may take to stop by itself before its "
+        "worker process (or Ray task) is killed.",
+    )
+    jobs_max_log_bytes: int = Field(default=1 * MiB, description="Longest log kept per job; later lines are dropped.")
+    ray_address: str | None = Field(
+        default=None,
+        description="Run jobs as Ray tasks on this cluster (`auto`, `host:6379`, `ray://host:10001`; `local` "
+        "starts a Ray instance in the process). Empty: the local executor (worker processes on this machine).",
+    )
+    inference_cache_dir: Path | None = Field(
+        default=None,
+        description="Where model snapshots are materialized for inference, by commit. Empty: DATA_DIR/inference-cache.",
+    )
+    inference_max_memory: int = Field(
+        default=4 * GiB,
+        description="Memory budget for models loaded by /v1 (bytes, estimated from parameter sizes); the "
+        "least recently used idle models are unloaded to stay under it.",
+    )
+    inference_max_batch_size: int = Field(
+        default=16, description="Most generation requests one model runs together in a batch."
+    )
+    inference_max_queue: int = Field(
+        default=64,
+        description="Most requests waiting per model beyond the running batch; more are refused with 503 "
+        "and Retry-After.",
+    )
+    inference_max_new_tokens: int = Field(
+        default=1024, description="Cap on generated tokens per request (a larger max_tokens is lowered to it)."
+    )
+    inference_max_inputs: int = Field(default=256, description="Most inputs one /v1/embeddings request may carry.")
+    inference_request_limits: str = Field(
+        default="600/minute;20000/day",
+        description="Per-user request quota on /v1 inference calls, in the `limits` notation (`N/minute`, `N/hour`, "
+        "`N/day`…, several separated by `;`). Empty: no request quota.",
+    )
+    inference_token_limits: str = Field(
+        default="2000000/hour",
+        description="Per-user token quota on /v1 (prompt plus generated tokens), same notation. Empty: no token quota.",
+    )
+    ratelimit_storage_url: str = Field(
+        default="memory://",
+        description="Where quota counters live (`limits` storage URL): `memory://` counts per process; "
+        "`redis://host:6379/0` shares the counters between API workers.",
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -2,8 +2,21 @@
 
 from dazi.accounts.models import Namespace, Token, User
 from dazi.db import Base
+from dazi.jobs.models import Job
+from dazi.likes.models import RepoLike
 from dazi.orgs.models import Membership, Org
-from dazi.repos.models import BaseModelLink, BlobGitId, DownloadDay, GitObject, LfsObject, Ref, Repo, RepoTag
+from dazi.repos.models import (
+    BaseModelLink,
+    BlobGitId,
+    DownloadDay,
+    GitObject,
+    LfsObject,
+    Ref,
+    Repo,
+    RepoSearch,
+    RepoTag,
+)
+from dazi.web.models import WebSession
 
 __all__ = [
     "Base",
@@ -11,13 +24,17 @@ __all__ = [
     "BlobGitId",
     "DownloadDay",
     "GitObject",
+    "Job",
     "LfsObject",
     "Membership",
     "Namespace",
     "Org",
     "Ref",
     "Repo",
+    "RepoLike",
+    "RepoSearch",
     "RepoTag",
     "Token",
     "User",
+    "WebSession",
 ]

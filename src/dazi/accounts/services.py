@@ -190,3 +190,30 @@ def actor_for_user(session: Session, user: User, role: str = "write", label: str
         token_label=label,
         org_roles=roles_of(session, user),
     )
+
+
+def update_profile(session: Session, user: User, fullname: str, email: str) -> User:
+    """Change the display name (the namespace's full name) and the email address."""
+    fullname, email = fullname.strip(), email.strip()
+    if len(fullname) > 200:
+        raise BadRequest("Display names have at most 200 characters.")
+    if "@" not in email or len(email) > 320:
+        raise BadRequest(f"Invalid email address {email[:100]!r}.")
+    if email.lower() != user.email.lower():
+        taken = select(User.id).where(func.lower(User.email) == email.lower(), User.id != user.id)
+        if session.execute(taken).first():
+            raise Conflict(f"The email address {email!r} is already registered.")
+    user.email = email
+    user.namespace.fullname = fullname
+    session.flush()
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password; the current one must be given (raises Unauthorized otherwise)."""
+    if not verify_password(user.password_hash, current):
+        raise Unauthorized("The current password is wrong.")
+    if len(new) < 8:
+        raise BadRequest("Passwords need at least 8 characters.")
+    user.password_hash = hash_password(new)
+    session.flush()

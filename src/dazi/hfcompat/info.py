@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dazi.accounts.services import Actor
-from dazi.hfcompat.serialize import commit_item, repo_summary, sibling, tree_entry
+from dazi.hfcompat.serialize import commit_item, hf_date, repo_summary, sibling, tree_entry
 from dazi.hub import Hub
+from dazi.likes import services as likes
 from dazi.repos import listing
 from dazi.repos import services as repos
 from dazi.repos.models import Repo
@@ -134,3 +135,24 @@ def refs(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, include_pr
         if include_prs:
             out["pullRequests"] = []
         return out
+
+
+def likers_page(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    with hub.db.read() as session:
+        users, more = likes.likers(session, actor, repo_type, repo_id, offset, limit)
+        items = [{"user": u.name, "fullname": u.namespace.fullname or u.name, "type": "user", "avatarUrl": ""}
+                 for u in users]
+    return items, more
+
+
+def user_likes_page(
+    hub: Hub, actor: Actor | None, user: str, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """``GET /api/users/{user}/likes``: newest first; private repos only for viewers who may read them."""
+    with hub.db.read() as session:
+        rows = likes.liked_repos(session, actor, user, offset=offset, limit=limit + 1)
+        items = [{"createdAt": hf_date(r.liked_at), "repo": {"name": r.repo.repo_id, "type": r.repo.type}}
+                 for r in rows[:limit]]
+    return items, len(rows) > limit

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,31 +9,19 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dazi.accounts.models import User
-from dazi.deps import base_url, get_actor, get_hub
+from dazi.deps import base_url, get_actor, get_hub, json_body
 from dazi.errors import BadRequest, NotFound, Unauthorized
 from dazi.hfcompat import info, writes
-from dazi.hfcompat.files import resolve_file
 from dazi.hfcompat.paths import raw_segments, split_repo_path
 from dazi.hfcompat.query import client_negotiates_lfs, flag, next_link, offset_and_limit
 from dazi.hfcompat.serialize import PLURAL
 from dazi.hfcompat.upload import receive_commit
+from dazi.likes import services as likes
 from dazi.orgs.services import orgs_of
 from dazi.repos.listing import RepoQuery
+from dazi.serving import resolve_file
 
 router = APIRouter()
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
 
 
 def paged(items: list[Any], more: bool, request: Request, next_offset: int) -> JSONResponse:
@@ -133,6 +120,14 @@ def list_repos(request: Request, plural: str) -> Response:
     return paged(items, more, request, offset + limit)
 
 
+@router.get("/api/users/{name}/likes")
+def user_likes(request: Request, name: str) -> Response:
+    hub = get_hub(request)
+    offset, limit = offset_and_limit(request, hub.settings.page_size)
+    items, more = info.user_likes_page(hub, get_actor(request), name, offset, limit)
+    return paged(items, more, request, offset + limit)
+
+
 # -- one repo --------------------------------------------------------------------------
 
 
@@ -169,6 +164,8 @@ def _repo_route(
     body: dict[str, Any],
 ) -> Any:
     key = (method, marker)
+    if marker in ("like", "likers"):
+        return _likes_route(request, hub, actor, repo_type, rid, method, marker)
     if key == ("GET", None):
         return info.repo_info(hub, actor, repo_type, rid, None, flag(request, "blobs"))
     if key == ("GET", "revision") and rest:
@@ -213,6 +210,18 @@ def _repo_route(
     if key == ("DELETE", "tag") and rest:
         writes.delete_tag(hub, actor, repo_type, rid, "/".join(rest))
         return {}
+    raise NotFound(f"Unknown route {method} {request.url.path}.")
+
+
+def _likes_route(request: Request, hub: Any, actor: Any, repo_type: str, rid: str, method: str, marker: str) -> Any:
+    if marker == "like" and method in ("POST", "DELETE"):
+        with hub.db.write() as session:
+            (likes.like if method == "POST" else likes.unlike)(session, actor, repo_type, rid)
+        return {}
+    if marker == "likers" and method == "GET":
+        offset, limit = offset_and_limit(request, hub.settings.page_size)
+        items, more = info.likers_page(hub, actor, repo_type, rid, offset, limit)
+        return paged(items, more, request, offset + limit)
     raise NotFound(f"Unknown route {method} {request.url.path}.")
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from dazi.accounts.models import Namespace, User
 from dazi.accounts.services import create_namespace
-from dazi.errors import BadRequest, NotFound
+from dazi.errors import BadRequest, Conflict, NotFound
 from dazi.orgs.models import ROLES, Membership, Org
 
 
@@ -65,3 +65,12 @@ def roles_of(session: Session, user: User) -> dict[int, str]:
 def orgs_of(session: Session, user: User) -> list[Org]:
     stmt = select(Org).join(Membership, Membership.org_id == Org.id).where(Membership.user_id == user.id)
     return list(session.execute(stmt).scalars())
+
+
+def ensure_admin_remains(session: Session, org: Org, user: User, new_role: str | None) -> None:
+    """Raise Conflict if giving ``user`` ``new_role`` (``None``: removing them) leaves ``org`` without an admin."""
+    if new_role == "admin":
+        return
+    admins = {m.user_id for m in members(session, org) if m.role == "admin"}
+    if admins == {user.id}:
+        raise Conflict(f"{user.name!r} is the last admin of {org.name!r}; make someone else admin first.")

@@ -136,3 +136,16 @@ class BlobGitId(Base):
 
     oid: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the content
     git_sha1: Mapped[str] = mapped_column(String(40))
+
+
+class RepoSearch(Base):
+    """The text that full-text search matches besides the repo id: display name, description, tags, card.
+
+    Indexed by trigrams (SQLite FTS5 ``repo_search_fts``, PostgreSQL ``pg_trgm``), so that substrings
+    match in any script, Chinese included (see ``dazi.repos.search`` and migration 0003).
+    """
+
+    __tablename__ = "repo_search"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    document: Mapped[str] = mapped_column(Text, default="")

@@ -7,6 +7,7 @@ HTTP request. Writes to the history (new commits) live in ``dazi.uploads``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from dazi import authz
 from dazi.accounts.models import Namespace, User
 from dazi.accounts.services import Actor
 from dazi.errors import BadRequest, Conflict, EntryNotFound, Forbidden, RepoNotFound, RevisionNotFound
+from dazi.repos import search
 from dazi.repos.cards import parse_card
 from dazi.repos.git import FILE_MODE, BlobInfo, ObjectStore, TreeItem, identity, make_commit, make_tag
 from dazi.repos.gitattributes import default_gitattributes
@@ -38,6 +40,7 @@ class CommitInfo:
     author_name: str
     date: dt.datetime
     parents: list[str]
+    author_email: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,19 @@ def namespace_for_write(session: Session, actor: Actor | None, namespace: str) -
 
 
 def create_repo(
-    session: Session, actor: Actor, repo_type: str, namespace: str, name: str, *, private: bool
+    session: Session,
+    actor: Actor,
+    repo_type: str,
+    namespace: str,
+    name: str,
+    *,
+    private: bool,
+    files: dict[str, bytes] | None = None,
 ) -> tuple[Repo, bool]:
     """Create a repo with an initial commit; returns ``(repo, created)``.
 
-    An existing repo the actor can read is returned with ``created=False``.
+    The initial commit holds ``.gitattributes`` and ``files`` (e.g. a README card). An existing repo the
+    actor can read is returned with ``created=False``.
     """
     check_type(repo_type)
     if repo_type == "space":
@@ -141,13 +152,15 @@ def create_repo(
     session.add(repo)
     session.flush()
     store = ObjectStore(session, repo.id)
-    blob = store.add_blob(default_gitattributes())
-    tree = store.build_tree({".gitattributes": (FILE_MODE, blob)})
+    contents = {".gitattributes": default_gitattributes(), **(files or {})}
+    tree = store.build_tree({path: (FILE_MODE, store.add_blob(data)) for path, data in contents.items()})
     author = author_identity(session, actor)
     commit = store.add(make_commit(tree, [], author, "initial commit"))
     store.flush()
     session.add(Ref(repo_id=repo.id, name=f"refs/heads/{DEFAULT_BRANCH}", target=commit))
     session.flush()
+    if files:
+        refresh_metadata(session, repo, commit)
     return repo, True
 
 
@@ -293,6 +306,7 @@ def commit_info(store: ObjectStore, oid: str) -> CommitInfo:
         author_name=author.split(" <", 1)[0],
         date=dt.datetime.fromtimestamp(commit.commit_time, dt.UTC),
         parents=[p.decode() for p in commit.parents],
+        author_email=author.partition(" <")[2].rstrip(">"),
     )
 
 
@@ -379,6 +393,16 @@ def file_entry(session: Session, repo: Repo, commit_oid: str, path: str) -> Entr
     return _entries(store, [item])[0]
 
 
+def content_sha256s(session: Session, repo: Repo, entries: list[Entry]) -> dict[str, str]:
+    """The sha256 of each file's content, by git blob id (LFS files: their object id; others: hashed here)."""
+    store = ObjectStore(session, repo.id)
+    out: dict[str, str] = {}
+    for entry in entries:
+        if entry.type == "file" and entry.oid not in out:
+            out[entry.oid] = entry.lfs_oid or hashlib.sha256(store.blob_data(entry.oid)).hexdigest()
+    return out
+
+
 def read_small_file(session: Session, repo: Repo, commit_oid: str, path: str) -> bytes | None:
     """The content of a regular (non-LFS) file, or None if missing or stored in LFS."""
     store = ObjectStore(session, repo.id)
@@ -410,6 +434,7 @@ def refresh_metadata(session: Session, repo: Repo, commit_oid: str) -> None:
     tags = card.tags() | _file_tags(files)
     session.execute(delete(RepoTag).where(RepoTag.repo_id == repo.id))
     session.add_all(RepoTag(repo_id=repo.id, tag=t) for t in sorted(tags))
+    search.index_repo(session, repo, card, sorted(tags))
     session.execute(delete(BaseModelLink).where(BaseModelLink.repo_id == repo.id))
     session.add_all(
         BaseModelLink(repo_id=repo.id, base_repo_id_lower=b.lower(), relation=card.base_model_relation)

@@ -1,0 +1,1 @@
+"""Likes: users mark repos they like; ``Repo.likes`` is the count, kept in step in the same transaction."""
