@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25 10:00:00
+Create Date: 2026-11-24 19:00:00
 
 - ``web_sessions``: signed-in browsers of the web site (the cookie holds a secret, the row its sha256).
 - ``repo_search``: the text search matches besides the repo id, indexed by trigrams so that Chinese

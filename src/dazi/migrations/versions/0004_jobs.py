@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 10:00:00
+Create Date: 2026-11-24 19:30:00
 
 - ``jobs``: durable rows of long-running work (model preparation, revision checks; later deployments,
   fine-tuning, evaluation), with status, progress, log, result, attempts and the lease of the job

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-27 10:00:00
+Create Date: 2026-11-24 20:00:00
 
 - ``repo_likes``: one row per (user, repo) a user has liked (``dazi.likes``); ``repos.likes`` is the
   count kept in step with it. Existing counts are reset to the (empty) table's counts.
