@@ -118,6 +118,18 @@ class Database:
         with _unit(self._writer) as session:
             yield session
 
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics where the database does not do it by itself.
+
+        SQLite has no autovacuum-analyze: without statistics its planner may walk a sort index
+        instead of a selective filter's index. ``PRAGMA optimize`` analyzes only the tables that
+        need it, with a bounded effort (SQLite's recommendation for long-lived connections).
+        PostgreSQL's autovacuum keeps its own statistics.
+        """
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA optimize=0x10002")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

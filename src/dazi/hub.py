@@ -31,7 +31,9 @@ class Hub:
             s3_secret_access_key=settings.s3_secret_access_key,
             s3_create_bucket=settings.s3_create_bucket,
         )
-        return cls(settings=settings, db=Database(url), blobs=blobs, secret=settings.resolved_secret_key().encode())
+        db = Database(url)
+        db.optimize()
+        return cls(settings=settings, db=db, blobs=blobs, secret=settings.resolved_secret_key().encode())
 
     def close(self) -> None:
         self.db.dispose()

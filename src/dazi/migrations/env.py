@@ -10,8 +10,9 @@ target_metadata = Base.metadata
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Leave out what autogenerate must not touch: SQLite's FTS5 search tables (made by hand in 0003)."""
-    return not (name or "").startswith("repo_search_fts")
+    """Leave out what autogenerate must not touch: SQLite's FTS5 search tables (made by hand in 0003)
+    and the expression sort indexes of 0006."""
+    return not (name or "").startswith(("repo_search_fts", "ix_repos_sort_"))
 
 
 def run_migrations_offline() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, false, func, literal, or_, select
+from sqlalchemy import Select, false, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from dazi.accounts.models import Namespace
@@ -17,6 +17,9 @@ from dazi.accounts.services import Actor
 from dazi.repos import search
 from dazi.repos.models import BaseModelLink, Repo, RepoTag
 
+# Written with a literal 10 (not a bound parameter) so that it is the expression the sort index of
+# migration 0006 covers: home, list and search pages then read the top rows from the index.
+TRENDING = Repo.downloads_recent + literal_column("10") * Repo.likes
 SORTS = {
     "downloads": Repo.downloads_recent,
     "downloadsAllTime": Repo.downloads_total,
@@ -25,8 +28,8 @@ SORTS = {
     "last_modified": Repo.last_modified,
     "createdAt": Repo.created_at,
     "created_at": Repo.created_at,
-    "trendingScore": Repo.downloads_recent + 10 * Repo.likes,
-    "trending_score": Repo.downloads_recent + 10 * Repo.likes,
+    "trendingScore": TRENDING,
+    "trending_score": TRENDING,
     "id": Repo.repo_id_lower,
 }
 # Tags with these prefixes are facets of their own (or internal), not free tags.
@@ -81,6 +84,10 @@ def list_repos(session: Session, actor: Actor | None, q: RepoQuery) -> tuple[lis
     column = SORTS.get(q.sort or "")
     if column is None:
         column = Repo.created_at
+    if q.search or q.author or q.filters or q.pipeline_tag or q.library or q.license:
+        # Selective filters: let the planner use the filter's own index and sort the few matches,
+        # rather than walk a sort index of migration 0006 row by row (a form no index covers).
+        column = func.coalesce(column, column)
     order = column.asc() if q.ascending else column.desc()
     stmt = stmt.order_by(order, Repo.id.desc()).offset(q.offset).limit(q.limit + 1)
     rows = list(session.execute(stmt).scalars().unique())
