@@ -6,12 +6,15 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -147,13 +150,19 @@ def _unit(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def migrate(url: str) -> None:
-    """Apply every Alembic migration (``alembic upgrade head``) to the database at ``url``."""
-    from alembic import command
+def alembic_config(url: str) -> Config:
+    """The Alembic configuration of dazi's migrations for the database at ``url``."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Apply every Alembic migration (``alembic upgrade head``) to the database at ``url``."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")

@@ -9,8 +9,8 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+from tests.support.migrations import migrated_database
 from tests.web.conftest import Browser, section, unique
-from tests.web.test_search import alembic_config, fresh_database_url
 
 
 @pytest.fixture
@@ -143,20 +143,10 @@ def test_deleting_a_repo_removes_its_likes(hf_api: HfApi, alice: Any, hub_server
 def test_the_migration_is_reversible(hub_server: Any, tmp_path: Any) -> None:
     from alembic import command
 
-    from dazi.accounts.services import actor_for_user, create_user
-    from dazi.db import Database
     from dazi.likes import services as likes
-    from dazi.repos.services import create_repo
 
-    url = fresh_database_url(hub_server, tmp_path)
-    cfg = alembic_config(url)
-    command.upgrade(cfg, "head")
-    db = Database(url)
-    try:
+    with migrated_database(hub_server, tmp_path, "liker") as (cfg, db, actor):
         with db.write() as session:
-            user = create_user(session, "liker", "l@example.org", "password123")
-            actor = actor_for_user(session, user)
-            create_repo(session, actor, "model", "liker", "m1", private=False)
             assert likes.like(session, actor, "model", "liker/m1").likes == 1
         command.downgrade(cfg, "0004")
         with db.read() as session:
@@ -167,5 +157,3 @@ def test_the_migration_is_reversible(hub_server: Any, tmp_path: Any) -> None:
             repo = likes.like(session, actor, "model", "liker/m1")
             assert repo.likes == 1
             assert [r.repo.name for r in likes.liked_repos(session, actor, "liker")] == ["m1"]
-    finally:
-        db.dispose()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
+from tests.support.migrations import migrated_database
 from tests.web.conftest import Browser, unique
 from tests.web.seed import card
 
@@ -100,20 +101,9 @@ def test_the_migration_is_reversible_and_indexes_existing_cards(hub_server: Any,
     from alembic import command
     from sqlalchemy import text
 
-    from dazi.accounts.services import actor_for_user, create_user
-    from dazi.db import Database
     from dazi.repos.listing import RepoQuery, list_repos
-    from dazi.repos.services import create_repo
 
-    url = fresh_database_url(hub_server, tmp_path)
-    cfg = alembic_config(url)
-    command.upgrade(cfg, "head")
-    db = Database(url)
-    try:
-        with db.write() as session:
-            user = create_user(session, "migrator", "m@example.org", "password123")
-            actor = actor_for_user(session, user)
-            create_repo(session, actor, "model", "migrator", "m1", private=False)
+    with migrated_database(hub_server, tmp_path, "migrator") as (cfg, db, actor):
         commit_via_service(hub_server, db, actor, "migrator/m1", "# m1\n\n迁移之前写的卡片\n")
         command.downgrade(cfg, "0002")
         with db.read() as session:
@@ -126,8 +116,6 @@ def test_the_migration_is_reversible_and_indexes_existing_cards(hub_server: Any,
         with db.read() as session:
             rows, _ = list_repos(session, None, RepoQuery(repo_type="model", search=["之前写的"]))
         assert [r.name for r in rows] == ["m1"]
-    finally:
-        db.dispose()
 
 
 def commit_via_service(hub_server: Any, db: Any, actor: Any, repo_id: str, readme: str) -> None:
@@ -138,32 +126,3 @@ def commit_via_service(hub_server: Any, db: Any, actor: Any, repo_id: str, readm
 
     hub = Hub(settings=hub_server.settings, db=db, blobs=hub_server.hub.blobs, secret=b"test")
     commit_changes(hub, actor, "model", repo_id, "main", CommitHeader("card"), [AddBytes("README.md", readme.encode())])
-
-
-def alembic_config(url: str) -> Any:
-    from pathlib import Path
-
-    from alembic.config import Config
-
-    import dazi.db
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(dazi.db.__file__).parent / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.attributes["configure_logger"] = False
-    return cfg
-
-
-def fresh_database_url(hub_server: Any, tmp_path: Any) -> str:
-    """An empty database on the selected backend."""
-    url = hub_server.settings.database_url
-    if not url:
-        return f"sqlite:///{tmp_path / 'migration.db'}"
-    import psycopg
-
-    name = f"mig_{secrets.token_hex(4)}"
-    server = url.rsplit("/", 1)[0]
-    dsn = server.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{server}/{name}"
