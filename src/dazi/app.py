@@ -86,6 +86,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(lfs_router)
     app.include_router(git_router)
     app.include_router(ms_router)
+    from dazi.deployments.routes import router as deployments_router
     from dazi.inference.routes import router as inference_router
     from dazi.jobs.routes import router as jobs_router
     from dazi.quotas.routes import router as quota_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.include_router(inference_router)
     app.include_router(jobs_router)
     app.include_router(quota_router)
+    app.include_router(deployments_router)
     app.include_router(hf_router)
     app.include_router(web_router)
     return app

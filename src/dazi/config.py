@@ -147,6 +147,32 @@ class Settings(BaseSettings):
         default="2000000/hour",
         description="Per-user token quota on /v1 (prompt plus generated tokens), same notation. Empty: no token quota.",
     )
+    # -- deployments (dazi.deployments) --------------------------------------------------
+    deployments_enabled: bool = Field(
+        default=True,
+        description="Run deployment replicas from this API process (a supervisor thread that claims deployments "
+        "through leases in the database). API workers with it off still route /v1 calls to the replicas others run.",
+    )
+    deployments_max_replicas: int = Field(default=4, description="Most replicas one deployment may ask for.")
+    deployments_poll_seconds: float = Field(
+        default=1.0, description="How often the deployment supervisor matches replicas to the rows and checks them."
+    )
+    deployments_lease_seconds: int = Field(
+        default=30,
+        description="How long a supervisor's claim on a deployment lasts without renewal; another API process takes "
+        "the deployment over after that (its supervisor died).",
+    )
+    deployments_max_restarts: int = Field(
+        default=5,
+        description="Consecutive crashes of a replica before it became ready after which it is marked failed "
+        "(restarts back off exponentially, up to 30 s).",
+    )
+    deployments_ray_http_host: str = Field(
+        default="127.0.0.1", description="Host the Ray Serve HTTP proxy listens on (deployments on Ray)."
+    )
+    deployments_ray_http_port: int = Field(
+        default=8700, description="Port of the Ray Serve HTTP proxy (deployments on Ray)."
+    )
     ratelimit_storage_url: str = Field(
         default="memory://",
         description="Where quota counters live (`limits` storage URL): `memory://` counts per process; "

@@ -13,6 +13,7 @@ from dazi.accounts.services import Actor, actor_for_token, record_token_use
 from dazi.errors import BadRequest, Unauthorized
 from dazi.hub import Hub
 from dazi.mscompat.errors import is_modelscope_path
+from dazi.web import sessions as web_sessions
 
 
 def get_hub(request: Request) -> Hub:
@@ -65,8 +66,22 @@ def get_actor(request: Request) -> Actor | None:
         if stale_token is not None:
             with hub.db.write() as session:
                 record_token_use(session, stale_token)
+    elif "authorization" not in request.headers:
+        actor = web_session_actor(request)
     request.state.actor = actor
     return actor
+
+
+def web_session_actor(request: Request) -> Actor | None:
+    """The web session, for ``/v1/…`` only and only with the page's CSRF token in ``X-CSRF-Token``
+    (``dazi.web.sessions.api_actor``): the site's "Try it" boxes call the OpenAI-compatible API as the
+    logged-in user. Nowhere else does the session cookie authenticate an API request."""
+    header = request.headers.get(web_sessions.CSRF_HEADER)
+    if not header or not request.url.path.startswith(web_sessions.SESSION_API_PREFIX):
+        return None
+    hub = get_hub(request)
+    with hub.db.read() as session:
+        return web_sessions.api_actor(session, hub.secret, request.url.path, request.cookies, header)
 
 
 def base_url(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from dazi.accounts.models import Namespace, Token, User
 from dazi.db import Base
+from dazi.deployments.models import Deployment, DeploymentReplica
 from dazi.jobs.models import Job
 from dazi.likes.models import RepoLike
 from dazi.orgs.models import Membership, Org
@@ -22,6 +23,8 @@ __all__ = [
     "Base",
     "BaseModelLink",
     "BlobGitId",
+    "Deployment",
+    "DeploymentReplica",
     "DownloadDay",
     "GitObject",
     "Job",

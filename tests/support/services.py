@@ -103,6 +103,29 @@ class Moto:
         self.server.stop()
 
 
+class Redis:
+    """A redis-server on loopback with no persistence, in a temporary folder (Debian's redis-server)."""
+
+    def __init__(self, root: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server not found (scripts/system-deps.sh installs Debian's redis-server)")
+        root.mkdir(parents=True, exist_ok=True)
+        self.root, self.port = root, free_port()
+        self.process = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(root)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class LiveServer:
     """The hub's app served by uvicorn in a background thread (over TLS when given a certificate and key)."""
 

@@ -1,18 +1,60 @@
-"""Fixtures of the web site tests: a browser-like HTTP client that keeps cookies and fills CSRF tokens."""
+"""Fixtures of the web site tests: a browser-like HTTP client that keeps cookies and fills CSRF tokens,
+real headless Chromium (``chromium``, ``Watched``), and the Model as a Service models of ``tests/maas``
+(``tiny_llama``, ``minilm``) for the "Try it" boxes."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.maas.conftest import minilm, tiny_llama  # noqa: F401 - shared with the MaaS tests
+
 TIMEOUT = 60.0
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path_factory.mktemp("chromium-home")
+    old_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)  # chromium writes ~/.config and ~/.cache
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if old_home is not None:
+            os.environ["HOME"] = old_home
+
+
+class Watched:
+    """A page that records console errors, failed requests and dialogs."""
+
+    def __init__(self, browser: Any, base_url: str, width: int = 1280):
+        self.context = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900},
+                                           locale="en-US")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(20_000)
+        self.problems: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def close(self) -> None:
+        self.context.close()
 
 
 class Browser:

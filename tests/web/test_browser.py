@@ -14,54 +14,16 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 
+from tests.web.conftest import CHROMIUM, Watched
 from tests.web.seed import card, safetensors_bytes
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make system-deps)")
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    home = tmp_path_factory.mktemp("chromium-home")
-    old_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)  # chromium writes ~/.config and ~/.cache
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if old_home is not None:
-            os.environ["HOME"] = old_home
-
-
-class Watched:
-    """A page that records console errors, failed requests and dialogs."""
-
-    def __init__(self, browser: Any, base_url: str, width: int = 1280):
-        self.context = browser.new_context(base_url=base_url, viewport={"width": width, "height": 900},
-                                           locale="en-US")
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(20_000)
-        self.problems: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def test_visitor_journey(chromium: Any, hub_server: Any) -> None:
@@ -189,7 +151,7 @@ def test_create_upload_and_preview_in_the_browser(chromium: Any, hub_server: Any
 
 
 @pytest.mark.skipif(not os.environ.get("DAZI_SCREENSHOTS"), reason="set DAZI_SCREENSHOTS=<folder> to take them")
-def test_screenshots(chromium: Any, hub_server: Any) -> None:
+def test_screenshots(chromium: Any, hub_server: Any, tiny_llama: Any) -> None:
     from tests.web.seed import seed, seed_variety
 
     out = Path(os.environ["DAZI_SCREENSHOTS"])
@@ -208,7 +170,7 @@ def test_screenshots(chromium: Any, hub_server: Any) -> None:
         "profile": f"/{owner}",
         "dataset-viewer": f"/datasets/{demo.dataset}/viewer/main",
     }
-    signed_in = {"new-repo": "/new", "upload": f"/{demo.base}/upload"}
+    signed_in = {"new-repo": "/new", "upload": f"/{demo.base}/upload", "quota": "/settings/quota"}
     w = Watched(chromium, hub_server.url)
     for lang in ("en", "zh_CN"):
         for key, url in pages.items():
@@ -219,6 +181,14 @@ def test_screenshots(chromium: Any, hub_server: Any) -> None:
     w.page.fill("#login-password", password)
     w.page.click("form.form button[type=submit]")
     w.page.wait_for_url("**/")
+    for lang, message in (("en", "Write a short poem about the sea."), ("zh_CN", "写一首关于大海的短诗。")):
+        w.page.goto(f"/{tiny_llama.repo_id}?lang={lang}")  # the "Try it" chat box, after one streamed answer
+        w.page.fill("#tryit-message", message)
+        w.page.click(".tryit-options summary")
+        w.page.fill("#tryit-max-tokens", "40")
+        w.page.click("[data-send]")
+        w.page.wait_for_selector("#try-it[data-state=done]")
+        w.page.screenshot(path=str(out / f"try-it-{lang}.png"), full_page=True)
     for lang in ("en", "zh_CN"):
         for key, url in signed_in.items():
             w.page.goto(f"{url}?lang={lang}")

@@ -6,8 +6,11 @@
   ``embeddings.py`` (sentence-transformers) implement it on CPU.
 - ``pool.py``: loaded engines in an LRU bounded by memory.
 - ``services.py``: ``InferenceService`` (resolve, lease, check, start); ``jobs.py``: the ``model.prepare`` job.
+- ``checks.py``: a request checked against a loaded engine, and started; ``answers.py``: a running generation
+  as an OpenAI answer or event stream. Both are shared with deployment replicas (``dazi.deployments``).
 - ``schemas.py`` / ``wire.py`` / ``routes.py`` / ``errors.py``: the OpenAI protocol (requests, answers,
-  routes, the error mapper).
+  routes, the error mapper). A ``model`` without ``/`` names a deployment: the call is proxied to one of its
+  replicas (``dazi.deployments.proxy``).
 
 Nothing heavy is imported until a model is loaded: torch and transformers load with the first engine.
 """

@@ -77,19 +77,25 @@ class Catalog:
     def resolve(self, actor: Actor | None, model: Any) -> ModelRef:
         if not isinstance(model, str) or not model.strip():
             raise ModelNotFound(str(model), "You must provide a model parameter (a repo id: owner/name[@revision]).")
-        repo_id, revision = split_model(model.strip())
         with self.hub.db.read() as session:
-            try:
-                repo = repos.get_repo_for(session, actor, "model", repo_id)
-            except RepoNotFound:
-                raise ModelNotFound(model) from None
-            try:
-                commit = repos.resolve_revision(session, repo, revision or repos.DEFAULT_BRANCH)
-            except RevisionNotFound:
-                raise ModelNotFound(model, f"The model '{repo_id}' has no revision '{revision}'.") from None
-            detection = self.detect(session, repo, commit)
-            return ModelRef(model, repo.repo_id, repo.id, repo.namespace.name, int(repo.created_at.timestamp()),
-                            revision or repos.DEFAULT_BRANCH, commit, detection)
+            return self.resolve_in(session, actor, model)
+
+    def resolve_in(self, session: Session, actor: Actor | None, model: str) -> ModelRef:
+        """``resolve`` within the caller's transaction."""
+        if not model.strip():
+            raise ModelNotFound(model, "You must provide a model parameter (a repo id: owner/name[@revision]).")
+        repo_id, revision = split_model(model.strip())
+        try:
+            repo = repos.get_repo_for(session, actor, "model", repo_id)
+        except RepoNotFound:
+            raise ModelNotFound(model) from None
+        try:
+            commit = repos.resolve_revision(session, repo, revision or repos.DEFAULT_BRANCH)
+        except RevisionNotFound:
+            raise ModelNotFound(model, f"The model '{repo_id}' has no revision '{revision}'.") from None
+        detection = self.detect(session, repo, commit)
+        return ModelRef(model, repo.repo_id, repo.id, repo.namespace.name, int(repo.created_at.timestamp()),
+                        revision or repos.DEFAULT_BRANCH, commit, detection)
 
     def detect(self, session: Session, repo: Repo, commit: str) -> Detection:
         key = (repo.id, commit)

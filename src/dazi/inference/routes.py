@@ -8,28 +8,27 @@ route is thin: parse, admit (quota), call ``InferenceService`` off the event loo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from starlette.types import Receive, Scope, Send
 
 from dazi.accounts.services import Actor
-from dazi.deps import get_actor, json_body
+from dazi.deployments import services as deployments
+from dazi.deployments.routes import get_deployments
+from dazi.deps import get_actor, get_hub, json_body
 from dazi.errors import DaziError, NotFound, Unauthorized
-from dazi.inference.engines import Delta, Failed, Finished, Generation
-from dazi.inference.errors import InternalError, ModelNotFound, error_body
+from dazi.inference.answers import respond
+from dazi.inference.errors import InternalError, ModelNotFound
 from dazi.inference.schemas import ChatRequest, CompletionRequest, EmbeddingRequest, parse
 from dazi.inference.services import InferenceService, Prepared
-from dazi.inference.wire import DONE, Shape, model_object, sse
+from dazi.inference.wire import Shape, model_object
 from dazi.quotas.routes import get_quotas
 from dazi.quotas.services import QuotaService, headers, key_for
 
@@ -103,13 +102,23 @@ async def list_models(request: Request) -> Response:
     actor = _caller(request)
     _peek(request, actor)
     refs = await asyncio.to_thread(get_inference(request).catalog.servable, actor)
-    return JSONResponse({"object": "list", "data": [model_object(r) for r in refs]})
+    deployed = await asyncio.to_thread(_deployment_models, request, actor)
+    return JSONResponse({"object": "list", "data": [*deployed, *(model_object(r) for r in refs)]})
+
+
+def _deployment_models(request: Request, actor: Actor, name: str | None = None) -> list[dict[str, Any]]:
+    with get_hub(request).db.read() as session:
+        if name is None:
+            return deployments.callable_models(session, actor)
+        return [deployments.callable_model(session, actor, name)]
 
 
 @router.get("/models/{model:path}")
 async def retrieve_model(request: Request, model: str) -> Response:
     actor = _caller(request)
     _peek(request, actor)
+    if deployments.is_deployment_name(model):
+        return JSONResponse((await asyncio.to_thread(_deployment_models, request, actor, model))[0])
     service = get_inference(request)
     ref = await asyncio.to_thread(service.catalog.resolve, actor, model)
     if ref.detection.engine is None:
@@ -133,8 +142,11 @@ async def completions(request: Request) -> Response:
 async def _generate(request: Request, chat: bool) -> Response:
     actor = _caller(request)
     quotas = _admit(request, actor)
-    service = get_inference(request)
     body = await json_body(request)
+    if deployments.is_deployment_name(body.get("model")):
+        parse(ChatRequest if chat else CompletionRequest, body)  # refuse malformed calls before taking a replica
+        return await _forward(request, actor, quotas, body, "/v1/chat/completions" if chat else "/v1/completions")
+    service = get_inference(request)
     if chat:
         chat_req = parse(ChatRequest, body)
         req: ChatRequest | CompletionRequest = chat_req
@@ -169,86 +181,18 @@ async def _respond(
         quotas.charge_tokens(key, len(prepared.prompt_ids) + generation.completion_tokens)
         request.state.ratelimit_headers = headers(quotas.usage(key))
 
-    if stream:
-        events = _stream(generation, shape, len(prepared.prompt_ids), include_usage)
-        return EventStream(events, finish)
-    try:
-        text, reason = await _collect(request, generation)
-    finally:
-        finish()
-    body = shape.complete(text, reason, len(prepared.prompt_ids), generation.completion_tokens)
-    return JSONResponse(body)
+    return await respond(request, generation, shape, len(prepared.prompt_ids), stream, include_usage, finish)
 
 
-async def _collect(request: Request, generation: Generation) -> tuple[str, str]:
-    parts: list[str] = []
-    reason = "stop"
-    watcher = asyncio.create_task(_watch_disconnect(request, generation))
-    try:
-        async for event in generation.events():
-            if isinstance(event, Delta):
-                parts.append(event.text)
-            elif isinstance(event, Finished):
-                reason = event.reason
-            elif isinstance(event, Failed):
-                raise InternalError(event.message)
-    finally:
-        watcher.cancel()
-    return "".join(parts), reason
+async def _forward(request: Request, actor: Actor, quotas: QuotaService, body: dict[str, Any], path: str) -> Response:
+    """A call of a deployment (``model`` has no ``/``): proxied to one of its replicas."""
+    key = key_for(actor)
 
+    def charge(tokens: int) -> None:
+        quotas.charge_tokens(key, tokens)
+        request.state.ratelimit_headers = headers(quotas.usage(key))
 
-async def _watch_disconnect(request: Request, generation: Generation) -> None:
-    while not generation.cancelled.is_set():
-        if await request.is_disconnected():
-            generation.cancel()
-            return
-        await asyncio.sleep(0.25)
-
-
-async def _stream(
-    generation: Generation, shape: Shape, prompt_tokens: int, include_usage: bool
-) -> AsyncIterator[bytes]:
-    if shape.chat:
-        yield sse(shape.chunk(None, role=True))
-    async for event in generation.events():
-        if isinstance(event, Delta):
-            yield sse(shape.chunk(event.text))
-        elif isinstance(event, Finished):
-            yield sse(shape.chunk(None if shape.chat else "", event.reason))
-        elif isinstance(event, Failed):
-            yield sse(error_body(InternalError(event.message)))
-    if include_usage:
-        yield sse(shape.usage_chunk(prompt_tokens, generation.completion_tokens))
-    yield DONE
-
-
-class EventStream(StreamingResponse):
-    """Server-sent events that notice a client going away at once (not only at the next write), and
-    always run ``on_close``: the slot of a disconnected client is freed immediately."""
-
-    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], None]):
-        super().__init__(content, media_type="text/event-stream",
-                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            async with anyio.create_task_group() as group:
-
-                async def stream() -> None:
-                    with contextlib.suppress(OSError):
-                        await self.stream_response(send)
-                    group.cancel_scope.cancel()
-
-                group.start_soon(stream)
-                await self.listen_for_disconnect(receive)
-                group.cancel_scope.cancel()
-        finally:
-            aclose = getattr(self.body_iterator, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
-            self._on_close()
+    return await get_deployments(request).forward(request, actor, body, path, charge)
 
 
 # -- embeddings ---------------------------------------------------------------------------------------
@@ -258,7 +202,10 @@ class EventStream(StreamingResponse):
 async def embeddings(request: Request) -> Response:
     actor = _caller(request)
     quotas = _admit(request, actor)
-    req = parse(EmbeddingRequest, await json_body(request))
+    body = await json_body(request)
+    req = parse(EmbeddingRequest, body)
+    if deployments.is_deployment_name(req.model):
+        return await _forward(request, actor, quotas, body, "/v1/embeddings")
     result = await asyncio.to_thread(get_inference(request).embed, actor, req)
     key = key_for(actor)
     quotas.charge_tokens(key, result.prompt_tokens)

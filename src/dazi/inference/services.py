@@ -18,7 +18,9 @@ from typing import Any
 from dazi.accounts.services import Actor
 from dazi.config import Settings
 from dazi.hub import Hub
+from dazi.inference import checks
 from dazi.inference.catalog import Catalog, ModelRef
+from dazi.inference.checks import Checked
 from dazi.inference.engines import (
     EMBEDDING,
     TEXT_GENERATION,
@@ -26,13 +28,10 @@ from dazi.inference.engines import (
     Engine,
     EngineOptions,
     Generation,
-    NoChatTemplate,
-    Overloaded,
-    SamplingParams,
     TextGenerator,
     load_engine,
 )
-from dazi.inference.errors import ContextLengthExceeded, InvalidParameter, ServiceBusy, UnsupportedModel
+from dazi.inference.errors import ServiceBusy, UnsupportedModel
 from dazi.inference.pool import Lease, ModelPool, ModelTooLarge, PoolBusy
 from dazi.inference.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
 from dazi.inference.snapshots import materialize
@@ -40,11 +39,15 @@ from dazi.inference.snapshots import materialize
 
 @dataclass
 class Prepared:
+    """A checked generation request on a leased engine (release the lease when the request ends)."""
+
     ref: ModelRef
     lease: Lease
-    engine: TextGenerator
-    prompt_ids: list[int]
-    params: SamplingParams
+    checked: Checked
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return self.checked.prompt_ids
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,17 @@ def cache_dir(settings: Settings) -> Path:
     return settings.inference_cache_dir or settings.data_dir / "inference-cache"
 
 
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(settings.inference_max_batch_size, settings.inference_max_queue)
+
+
 class InferenceService:
     def __init__(self, hub: Hub, settings: Settings | None = None):
         self.hub = hub
         self.settings = settings or hub.settings
         self.catalog = Catalog(hub)
         self.pool = ModelPool(self.settings.inference_max_memory)
-        self.options = EngineOptions(self.settings.inference_max_batch_size, self.settings.inference_max_queue)
+        self.options = engine_options(self.settings)
 
     def close(self) -> None:
         self.pool.close()
@@ -106,22 +113,20 @@ class InferenceService:
         return self.pool.status((ref.repo_pk, ref.commit)) or {"loaded": False}
 
     # -- generation --------------------------------------------------------------------------------
+    # Resolving and leasing (above) is separate from checking the request against the engine and starting
+    # it (``checks``): deployment replicas do the second part on the engine they hold.
 
     def prepare_chat(self, actor: Actor, req: ChatRequest) -> Prepared:
         req.check_supported()
-        messages = req.plain_messages()
+        req.plain_messages()
         ref = self.resolve(actor, req.model, TEXT_GENERATION, "/v1/chat/completions")
         if not ref.detection.chat:
             raise UnsupportedModel(f"The model '{ref.name}' has no chat template: call /v1/completions with a prompt.")
         lease = self.lease(ref)
         try:
             engine: TextGenerator = lease.engine  # type: ignore[assignment]
-            try:
-                prompt = engine.chat_prompt(messages)
-            except NoChatTemplate:
-                raise UnsupportedModel(f"The model '{ref.name}' has no chat template: use /v1/completions.") from None
-            params = self._sampling(req, len(prompt), engine, req.asked_tokens(), "messages")
-            return Prepared(ref, lease, engine, prompt, params)
+            checked = checks.check_chat(engine, req, ref.name, True, self.settings.inference_max_new_tokens)
+            return Prepared(ref, lease, checked)
         except BaseException:
             lease.release()
             raise
@@ -132,86 +137,32 @@ class InferenceService:
         lease = self.lease(ref)
         try:
             engine: TextGenerator = lease.engine  # type: ignore[assignment]
-            prompt = self._prompt_ids(engine, req.prompt)
-            params = self._sampling(req, len(prompt), engine, req.asked_tokens(), "prompt")
-            return Prepared(ref, lease, engine, prompt, params)
+            checked = checks.check_completion(engine, req, self.settings.inference_max_new_tokens)
+            return Prepared(ref, lease, checked)
         except BaseException:
             lease.release()
             raise
 
-    @staticmethod
-    def _prompt_ids(engine: TextGenerator, prompt: str | list[str] | list[int]) -> list[int]:
-        if isinstance(prompt, str):
-            return engine.encode(prompt)
-        if prompt and all(isinstance(p, str) for p in prompt):
-            return engine.encode(str(prompt[0]))
-        ids = [int(p) for p in prompt]
-        if not ids or not all(0 <= i < engine.vocab_size for i in ids):
-            raise InvalidParameter(f"A prompt of token ids needs ids from 0 to {engine.vocab_size - 1}.", "prompt")
-        return ids
-
-    def _sampling(
-        self, req: ChatRequest | CompletionRequest, prompt_len: int, engine: TextGenerator, asked: int | None,
-        where: str,
-    ) -> SamplingParams:
-        ctx = engine.context_length
-        if prompt_len >= ctx:
-            raise ContextLengthExceeded(
-                f"This model's maximum context length is {ctx} tokens. However, your {where} resulted in "
-                f"{prompt_len} tokens. Please reduce the length of the {where}.", where
-            )
-        if asked is not None and prompt_len + asked > ctx:
-            raise ContextLengthExceeded(
-                f"This model's maximum context length is {ctx} tokens. However, you requested {prompt_len + asked} "
-                f"tokens ({prompt_len} in the {where}, {asked} in the completion). Please reduce the length of the "
-                f"{where} or completion.", "max_tokens"
-            )
-        max_tokens = min(asked or ctx - prompt_len, ctx - prompt_len, self.settings.inference_max_new_tokens)
-        return SamplingParams(max_tokens, req.temperature, req.top_p, req.seed, req.stop_list(),
-                              req.bias_list(engine.vocab_size))
-
     def start(self, prepared: Prepared, loop: asyncio.AbstractEventLoop) -> Generation:
-        generation = Generation(loop)
-        try:
-            prepared.engine.start(prepared.prompt_ids, prepared.params, generation)
-        except Overloaded:
-            raise ServiceBusy(
-                f"Too many requests are waiting for '{prepared.ref.name}' (DAZI_INFERENCE_MAX_QUEUE); retry shortly."
-            ) from None
-        return generation
+        return checks.start(prepared.checked, prepared.ref.name, loop)
 
     # -- embeddings --------------------------------------------------------------------------------
 
     def embed(self, actor: Actor, req: EmbeddingRequest) -> Embeddings:
-        texts = req.texts()
-        if len(texts) > self.settings.inference_max_inputs:
-            raise InvalidParameter(
-                f"At most {self.settings.inference_max_inputs} inputs per request (DAZI_INFERENCE_MAX_INPUTS).", "input"
-            )
+        texts = checks.embedding_texts(req, self.settings.inference_max_inputs)
         ref = self.resolve(actor, req.model, EMBEDDING, "/v1/embeddings")
         lease = self.lease(ref)
         try:
             engine: Embedder = lease.engine  # type: ignore[assignment]
-            if req.dimensions is not None and req.dimensions != engine.dimensions:
-                raise InvalidParameter(
-                    f"The model '{ref.name}' makes {engine.dimensions}-dimensional embeddings; dimensions cannot "
-                    "be changed.", "dimensions", "unsupported_value"
-                )
-            counts = engine.count_tokens(texts)
-            for i, count in enumerate(counts):
-                if count > engine.context_length:
-                    raise ContextLengthExceeded(
-                        f"This model's maximum context length is {engine.context_length} tokens, however input "
-                        f"[{i}] has {count} tokens. Please reduce the length of the input.", "input"
-                    )
-            try:
-                vectors = engine.embed(texts)
-            except Overloaded:
-                raise ServiceBusy(f"Too many requests are waiting for '{ref.name}'; retry shortly.") from None
+            counts = checks.check_embedding(engine, req, texts, ref.name)
+            vectors = checks.embed(engine, texts, ref.name)
         finally:
             lease.release()
-        data: list[Any] = vectors if req.encoding_format == "float" else [_b64(v) for v in vectors]
-        return Embeddings(ref, data, sum(counts))
+        return Embeddings(ref, encode_vectors(vectors, req.encoding_format), sum(counts))
+
+
+def encode_vectors(vectors: list[list[float]], encoding_format: str) -> list[Any]:
+    return list(vectors) if encoding_format == "float" else [_b64(v) for v in vectors]
 
 
 def _b64(vector: list[float]) -> str:

@@ -1,5 +1,5 @@
 """Routes of the people pages: sign-up, log-in, log-out, settings (profile, password, access tokens,
-organizations and their members), profiles.
+inference quota, organizations and their members), profiles.
 
 Every POST form carries the CSRF token (``require_csrf``); the log-in is rate limited per client IP
 and user name.
@@ -18,7 +18,8 @@ from fastapi.responses import Response
 from dazi.accounts.services import TOKEN_ROLES
 from dazi.errors import BadRequest, Conflict, Forbidden, InvalidName, NotFound, Unauthorized
 from dazi.orgs.models import ROLES
-from dazi.web import people, ratelimit, sessions, urls
+from dazi.quotas.routes import get_quotas
+from dazi.web import people, quota_view, ratelimit, sessions, urls
 from dazi.web.i18n import marker as N_
 from dazi.web.page import Page, PageDep
 from dazi.web.routing import WebRoute
@@ -152,6 +153,18 @@ def revoke_token(page: FormPage, token_id: int) -> Response:
     with contextlib.suppress(NotFound):  # already revoked, or not theirs: nothing to do, nothing to reveal
         people.revoke_token(page.hub, page.actor, token_id)
     return page.redirect("/settings/tokens")
+
+
+# -- settings: quota ------------------------------------------------------------------------------
+
+
+@router.get("/settings/quota")
+def quota(page: PageDep) -> Response:
+    """The logged-in user's inference limits and use (the counters ``/v1`` and ``GET /api/quota`` use)."""
+    if page.actor is None:
+        return login_redirect(page)
+    data = quota_view.quota_page(page.hub, page.actor, get_quotas(page.request))
+    return page.render("settings_quota.html", headers={"Cache-Control": "no-store"}, data=data)
 
 
 # -- settings: profile and password --------------------------------------------------------------

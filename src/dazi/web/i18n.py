@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 
 from babel.dates import format_date, format_datetime, format_skeleton, format_timedelta
-from babel.numbers import format_compact_decimal, format_decimal
+from babel.numbers import format_compact_decimal, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 LOCALES = ("en", "zh_CN")
@@ -94,6 +94,14 @@ class Formatter:
     def ago(self, value: dt.datetime, now: dt.datetime | None = None) -> str:
         delta = value - (now or dt.datetime.now(dt.UTC))
         return format_timedelta(delta, add_direction=True, locale=self.locale)
+
+    def duration(self, seconds: int) -> str:
+        """A length of time in its largest whole unit: "42 seconds", "59 minutes", "1 hour" / "42秒钟"…
+        (never rounded up to a unit it has not reached: a reset in 59 s is not "1 minute")."""
+        return format_timedelta(dt.timedelta(seconds=seconds), threshold=1, locale=self.locale)
+
+    def percent(self, share: float) -> str:
+        return format_percent(share, locale=self.locale)
 
     def size(self, value: int) -> str:
         units = ("B", "kB", "MB", "GB", "TB", "PB")

@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 from dazi.accounts.services import Actor
 from dazi.hub import Hub
+from dazi.inference.catalog import Catalog
 from dazi.likes import services as likes
 from dazi.repos import downloads, listing
 from dazi.repos import services as repos
 from dazi.repos.cards import RELATIONS, Card, parse_card
 from dazi.repos.models import Repo
 from dazi.repos.services import CommitInfo
-from dazi.web import charts, markup, safetensors, snippets
+from dazi.web import charts, markup, safetensors, snippets, tryit
 
 MAX_TENSOR_FILES = 64
 MAX_ANCESTOR_DEPTH = 4
@@ -72,6 +73,7 @@ class RepoPage:
     snippets: list[snippets.Snippet]
     tensors: safetensors.TensorSummary | None
     lineage: Lineage | None
+    try_it: tryit.TryIt | None = None
 
 
 def header(session: Session, repo: Repo, tab: str, revision: str = "main") -> RepoHeader:
@@ -136,7 +138,9 @@ def lineage(session: Session, actor: Actor | None, repo: Repo, per_relation: int
     return result
 
 
-def repo_page(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, base_url: str) -> RepoPage:
+def repo_page(
+    hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, base_url: str, catalog: Catalog | None = None
+) -> RepoPage:
     with hub.db.read() as session:
         repo = repos.get_repo_for(session, actor, repo_type, repo_id)
         head = repos.resolve_revision(session, repo, repos.DEFAULT_BRANCH)
@@ -152,6 +156,7 @@ def repo_page(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, base_
         top = header(session, repo, "card")
         top.liked = likes.has_liked(session, actor, repo)
         tree = lineage(session, actor, repo, 0) if repo.type == "model" else None
+        try_it = tryit.for_repo(catalog, session, repo, head) if catalog is not None else None
     tensor_files = [e for e in files if e.path.endswith(".safetensors")][:MAX_TENSOR_FILES]
     return RepoPage(
         header=top,
@@ -164,6 +169,7 @@ def repo_page(hub: Hub, actor: Actor | None, repo_type: str, repo_id: str, base_
         snippets=snippets.for_repo(base_url, repo.type, repo.repo_id, card.pipeline_tag, card.library_name),
         tensors=_tensor_summary(hub, tensor_files, small_tensors) if repo.type == "model" else None,
         lineage=tree,
+        try_it=try_it,
     )
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from dazi.errors import NotFound
 from dazi.hfcompat.paths import raw_segments
-from dazi.web import account_routes, browse, edit_routes, files_view, like_routes, repo_view, tables, viewer
+from dazi.web import account_routes, browse, edit_routes, files_view, like_routes, repo_view, tables, tryit, viewer
 from dazi.web.page import PageDep
 from dazi.web.routing import BrowserOnlyRoute, WebRoute
 
@@ -77,7 +77,8 @@ def _repo_path(request: Request, marker: str) -> tuple[str, str, str, list[str]]
 
 
 def repo_main(page: PageDep, o: str, n: str, repo_type: str) -> Response:
-    data = repo_view.repo_page(page.hub, page.actor, repo_type, f"{o}/{n}", page.base_url)
+    catalog = tryit.catalog(page.request.app.state, page.hub)
+    data = repo_view.repo_page(page.hub, page.actor, repo_type, f"{o}/{n}", page.base_url, catalog)
     return page.render("repo.html", data=data, header=data.header)
 
 
