@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pushed_models import minilm, tiny_llama  # noqa: F401 - fixtures, registered once here
 from tests.support.services import LiveServer, Moto, Postgres, free_port
 
 BACKEND = os.environ.get("DAZI_TEST_BACKEND", "sqlite")

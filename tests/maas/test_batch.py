@@ -74,3 +74,27 @@ def test_text_stream_holds_back_what_a_stop_string_could_start() -> None:
             break
     assert "".join(out) + stream.take(final=True) == "Hello, world! "
     assert all("S" not in chunk for chunk in out[:3])
+
+
+def test_text_stream_never_sends_half_a_character(engine: Any) -> None:
+    """Byte-level tokens split multi-byte characters: every delta is whole characters (no U+FFFD unless the
+    text itself has one there), and the deltas add up to the whole decoded text, stop strings included."""
+    texts = ["the model €ß中文 hub", "日本語 tiny 😀🎉 model", "é number 7 中"]
+    for text in texts:
+        ids = engine.tokenizer(text, add_special_tokens=False).input_ids
+        assert len(ids) > len(text.encode()) // 3  # characters really are split over several tokens
+        for end in (len(ids), len(ids) - 1):  # the last: an answer cut off inside a character
+            full = engine._decode(ids[:end])
+            for stop in ((), ("中文",), ("🎉",)):
+                stream = TextStream(engine._decode, stop)
+                deltas = []
+                for token in ids[:end]:
+                    stream.push(token)
+                    deltas.append(stream.take())
+                    if stream.stopped:
+                        break
+                deltas.append(stream.take(final=True))
+                expected = full[: full.index(stop[0])] if stop and stop[0] in full else full
+                assert "".join(deltas) == expected
+                assert all("\ufffd" not in d for d in deltas[:-1])
+                assert "\ufffd" not in deltas[-1] or "\ufffd" in full

@@ -419,3 +419,50 @@ def _disconnect_frees_the_slot(url: str, token: str, name: str) -> None:
         except openai.InternalServerError:
             time.sleep(0.05)
     raise AssertionError("the replica's slot was never freed")
+
+
+def test_a_missing_revision_is_named(hub_server: Any, tiny_llama: PushedModel) -> None:
+    from sqlalchemy import select
+
+    from dazi.deployments.backends import ReplicaSpec
+    from dazi.deployments.replica import RevisionGone, load_replica_model
+    from dazi.repos.models import Repo
+
+    with hub_server.hub.db.read() as session:
+        pk = session.scalars(select(Repo.id).where(Repo.repo_id_lower == tiny_llama.repo_id.lower())).one()
+    gone = "0" * 40
+    spec = ReplicaSpec("d-gone", "gone", pk, tiny_llama.repo_id, gone, "text-generation", 1, "key")
+    with pytest.raises(RevisionGone) as caught:
+        load_replica_model(hub_server.settings, spec)
+    assert str(caught.value) == f"revision {gone} of {tiny_llama.repo_id} is no longer in the hub"
+
+
+def test_routes_are_cached_until_a_replica_refuses(hub_server: Any, chat_dep: str) -> None:
+    """A burst of calls reads the routing entry once; a refused connection drops it (read afresh next)."""
+    import asyncio
+    from dataclasses import replace
+
+    from dazi.accounts.services import Actor
+    from dazi.deployments.proxy import Deployments, NoReplicaAnswers
+    from tests.support.services import free_port
+
+    proxy = Deployments(hub_server.hub)
+    proxy.route_ttl = 3600.0  # (what is cached, not for how long)
+    admin = Actor(user_id=-1, name="root", namespace_id=-1, is_admin=True, token_role="read")  # noqa: S106
+    first, cached = proxy.target(admin, chat_dep)
+    assert not cached and first.urls
+    assert proxy.target(admin, chat_dep) == (first, True)
+    assert proxy.target(admin, chat_dep, fresh=True) == (first, False)
+    stale = replace(first, urls=(f"http://127.0.0.1:{free_port()}",))  # a replica that is gone
+
+    async def send() -> None:
+        try:
+            await proxy._send(stale, "/v1/completions", {"model": chat_dep, "prompt": "x", "max_tokens": 1})
+        finally:
+            await proxy.close()
+
+    with pytest.raises(NoReplicaAnswers):
+        asyncio.run(send())
+    assert proxy.target(admin, chat_dep) == (first, False)  # forgotten: read again
+    proxy.forget()
+    assert proxy.target(admin, chat_dep)[1] is False

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,24 +18,6 @@ from tests.maas.conftest import Jobs, isolated_hub
 ray = pytest.importorskip("ray")
 
 pytestmark = [pytest.mark.contract]
-
-
-@pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    previous = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"  # otherwise Ray 2.60 writes ~/.ray/auth_token
-    temp = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must stay under 108 bytes
-    context = ray.init(num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False,
-                       _temp_dir=str(temp), log_to_driver=False, _node_ip_address="127.0.0.1")
-    try:
-        yield str(context.address_info["address"])
-    finally:
-        ray.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
-        if previous is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,9 @@ class FakeEngine:
     def stats(self) -> dict[str, Any]:
         return {"running": 0, "queued": 0}
 
+    def problem(self) -> str | None:
+        return "closed" if self.closed else None
+
     def close(self) -> None:
         self.closed = True
 

@@ -1,6 +1,6 @@
 """Fixtures of the web site tests: a browser-like HTTP client that keeps cookies and fills CSRF tokens,
-real headless Chromium (``chromium``, ``Watched``), and the Model as a Service models of ``tests/maas``
-(``tiny_llama``, ``minilm``) for the "Try it" boxes."""
+real headless Chromium (``chromium``, ``Watched``). The pushed models of the "Try it" boxes (``tiny_llama``,
+``minilm``) come from ``tests/support/pushed_models.py``, registered by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.maas.conftest import minilm, tiny_llama  # noqa: F401 - shared with the MaaS tests
 
 TIMEOUT = 60.0
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')

@@ -193,8 +193,38 @@ def test_screenshots(chromium: Any, hub_server: Any, tiny_llama: Any) -> None:
         for key, url in signed_in.items():
             w.page.goto(f"{url}?lang={lang}")
             w.page.screenshot(path=str(out / f"{key}-{lang}.png"), full_page=True)
+    _deployment_screenshots(w, out, tiny_llama.repo_id)
     assert w.problems == []
     w.close()
+
+
+def _deployment_screenshots(w: Watched, out: Path, model: str) -> None:
+    """The "Deploy" form, then the page of a running deployment after one answer of its "Try it" box."""
+    name = f"tiny-chat-{secrets.token_hex(2)}"
+    w.page.goto(f"/deployments/new?model={model}&lang=en")
+    w.page.fill("#dep-name", name)
+    w.page.screenshot(path=str(out / "deploy-new-en.png"), full_page=True)
+    w.page.goto(f"/deployments/new?model={model}&lang=zh_CN")
+    w.page.fill("#dep-name", name)
+    w.page.screenshot(path=str(out / "deploy-new-zh_CN.png"), full_page=True)
+    w.page.click("form.form button[type=submit]")
+    w.page.wait_for_url(f"**/deployments/{name}**")
+    for _ in range(600):
+        if w.page.locator("h1 [data-status=running]").count():
+            break
+        w.page.wait_for_timeout(100)
+        w.page.goto(f"/deployments/{name}")
+    for lang, message in (("en", "Hello!"), ("zh_CN", "你好！")):
+        w.page.goto(f"/deployments/{name}?lang={lang}")
+        w.page.fill("#tryit-message", message)
+        w.page.click(".tryit-options summary")
+        w.page.fill("#tryit-max-tokens", "24")
+        w.page.click("[data-send]")
+        w.page.wait_for_selector("#try-it[data-state=done]")
+        w.page.screenshot(path=str(out / f"deployment-{lang}.png"), full_page=True)
+    w.page.fill("#delete-confirm", name)
+    w.page.click(".danger-zone button[type=submit]")
+    w.page.wait_for_url("**/deployments?done=deleted")
 
 
 def _screenshot_accounts(hub_server: Any) -> tuple[str, str, str, str]:

@@ -4,10 +4,15 @@ loopback port (the embedded default backend).
 Processes come from a ``forkserver`` (``spawn`` where there is none), never forked from the threaded
 server. A replica process loads the model, binds ``127.0.0.1:0``, reports its URL through a pipe, serves
 with uvicorn, and exits when its parent goes away. ``observe`` reads the pipes and repairs: a replica
-whose process died is started again after a back-off (1 s, doubling, at most 30 s); after
-``DAZI_DEPLOYMENTS_MAX_RESTARTS`` consecutive crashes before it became ready it is FAILED, with the
-error, until the deployment is applied afresh. Scaling down stops the highest indexes (SIGTERM, then a
-kill after a grace period).
+whose process died is started again (``RestartPolicy``): at once if it had been ready, after a back-off
+(1 s, doubling, at most 30 s) if it crashed while starting; after ``DAZI_DEPLOYMENTS_MAX_RESTARTS``
+consecutive crashes before it became ready it is FAILED, with the error, until the deployment is applied
+afresh. A replica that keeps crashing after becoming ready (a crash loop: more than
+``DAZI_DEPLOYMENTS_MAX_RESTARTS`` crashes within ``CRASH_WINDOW_SECONDS``) is restarted with the same
+back-off, and FAILED after ``DAZI_DEPLOYMENTS_MAX_RESTARTS`` more crashes in the window. Scaling down
+stops the highest indexes (SIGTERM, then a kill after a grace period). A ready replica's ``/healthz`` is
+read every ``HEALTH_CHECK_SECONDS``; one that answers 503 (its engine cannot answer any more: the decode
+thread died…) is stopped, and so restarted like a crash, with the reason as its error.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import multiprocessing
 import socket
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -27,6 +33,9 @@ from dazi.deployments.backends import FAILED, READY, STARTING, ReplicaSpec, Repl
 log = logging.getLogger("dazi.deployments")
 STOP_GRACE_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 30.0
+HEALTH_CHECK_SECONDS = 5.0
+HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
+CRASH_WINDOW_SECONDS = 600.0  # crashes after ready counted for crash-loop detection
 # Imported once by the forkserver (when it starts), so that a replica process (or a job) starts with the
 # engines' libraries already imported and only has its model to load: a restart takes about a second instead
 # of several. Imports only: nothing runs a torch operation in the forkserver, so forking from it is safe.
@@ -42,13 +51,65 @@ PRELOAD = [
 
 
 @dataclass
+class RestartPolicy:
+    """When a replica whose process ended starts again, and when it is given up (pure: the caller passes
+    the monotonic time).
+
+    - A crash before the replica became ready: back-off of 1 s, doubling, at most ``MAX_BACKOFF_SECONDS``;
+      the ``max_restarts``-th in a row gives up.
+    - A crash after it was ready: at once, unless it is a crash loop, more than ``max_restarts`` such
+      crashes within ``window`` seconds. Then the same doubling back-off (by how many crashes the loop is
+      over the limit), and giving up when it is ``max_restarts`` over.
+    """
+
+    max_restarts: int
+    window: float = CRASH_WINDOW_SECONDS
+    crashes: int = 0  # consecutive crashes before becoming ready
+    recent: deque[float] = field(default_factory=deque)  # times of crashes after ready, within the window
+
+    def ready(self) -> None:
+        self.crashes = 0
+
+    def crashed(self, now: float, was_ready: bool) -> float | None:
+        """Record a crash at ``now``: the delay before the next start, or None to give up."""
+        if not was_ready:
+            self.crashes += 1
+            if self.crashes >= self.max_restarts:
+                return None
+            return _backoff(self.crashes)
+        self.crashes = 0
+        self.recent.append(now)
+        while self.recent and now - self.recent[0] > self.window:
+            self.recent.popleft()
+        over = len(self.recent) - self.max_restarts
+        if over <= 0:
+            return 0.0
+        if over >= self.max_restarts:
+            return None
+        return _backoff(over)
+
+    def why(self, reason: str) -> str:
+        """The error of a replica given up."""
+        if self.crashes:
+            return reason
+        minutes = max(1, round(self.window / 60))
+        return f"{reason} (it crashed {len(self.recent)} times within {minutes} minutes after becoming ready)"
+
+
+def _backoff(count: int) -> float:
+    return min(MAX_BACKOFF_SECONDS, 2.0 ** (count - 1))
+
+
+@dataclass
 class _Replica:
     index: int
     state: ReplicaState
+    policy: RestartPolicy
     proc: BaseProcess | None = None
     conn: Any = None
-    crashes: int = 0  # consecutive crashes before becoming ready
     retry_at: float = 0.0
+    health_at: float = 0.0  # when to read /healthz next
+    unhealthy: str | None = None  # why the replica was stopped as unhealthy
 
 
 class LocalReplicas:
@@ -79,7 +140,8 @@ class LocalReplicas:
             replicas = self._replicas.setdefault(spec.deployment_id, {})
             for index in range(spec.replicas):
                 if index not in replicas:
-                    replicas[index] = _Replica(index, ReplicaState(index, STARTING))
+                    policy = RestartPolicy(self.settings.deployments_max_restarts)
+                    replicas[index] = _Replica(index, ReplicaState(index, STARTING), policy)
                     self._start(spec, replicas[index])
             for index in sorted(i for i in replicas if i >= spec.replicas):
                 self._stop(replicas.pop(index))
@@ -146,6 +208,7 @@ class LocalReplicas:
             return
         self._read_messages(replica)
         if replica.proc.exitcode is None:
+            self._check_health(spec, replica)
             return
         code = replica.proc.exitcode
         self._read_messages(replica)
@@ -154,20 +217,43 @@ class LocalReplicas:
         reason = f"the replica process exited with code {code}"
         if state.status == STARTING and state.error:
             reason = state.error  # what it reported before exiting (the model did not load…)
+        if replica.unhealthy:
+            reason, replica.unhealthy = replica.unhealthy, None
         state.error, state.url = reason, None
-        replica.crashes = 0 if was_ready else replica.crashes + 1
-        if replica.crashes >= self.settings.deployments_max_restarts:
-            state.status = FAILED
-            log.warning(
-                "deployment %s replica %d failed %d times: %s", spec.name, replica.index, replica.crashes, reason
-            )
+        moment = time.monotonic()
+        delay = replica.policy.crashed(moment, was_ready)
+        if delay is None:
+            state.status, state.error = FAILED, replica.policy.why(reason)
+            log.warning("deployment %s replica %d failed: %s", spec.name, replica.index, state.error)
             return
         state.status = STARTING
-        delay = 0.0 if was_ready else min(MAX_BACKOFF_SECONDS, 2.0 ** (replica.crashes - 1))
-        replica.retry_at = time.monotonic() + delay
+        replica.retry_at = moment + delay
         log.warning(
             "deployment %s replica %d ended (%s); restarting in %.0f s", spec.name, replica.index, reason, delay
         )
+
+    def _check_health(self, spec: ReplicaSpec, replica: _Replica) -> None:
+        """Stop a ready replica whose ``/healthz`` answers 503 (it ends like a crash, and is restarted). No
+        answer in time is not a verdict: the process check decides about a replica that hangs or died."""
+        import httpx
+
+        moment = time.monotonic()
+        if replica.state.status != READY or not replica.state.url or replica.unhealthy or moment < replica.health_at:
+            return
+        replica.health_at = moment + HEALTH_CHECK_SECONDS
+        try:
+            answer = httpx.get(f"{replica.state.url}/healthz", timeout=HEALTH_CHECK_TIMEOUT_SECONDS)
+        except httpx.HTTPError:
+            return
+        if answer.status_code != 503 or replica.proc is None:
+            return
+        try:
+            why = str(answer.json().get("reason") or "no reason given")
+        except ValueError:
+            why = "no reason given"
+        replica.unhealthy = f"the replica was unhealthy ({why})"
+        log.warning("deployment %s replica %d: %s; stopping it", spec.name, replica.index, replica.unhealthy)
+        replica.proc.terminate()
 
     @staticmethod
     def _read_messages(replica: _Replica) -> None:
@@ -176,7 +262,7 @@ class LocalReplicas:
                 kind, value, pid = replica.conn.recv()
                 if kind == "ready":
                     replica.state.status, replica.state.url, replica.state.error = READY, value, None
-                    replica.crashes = 0
+                    replica.policy.ready()
                 else:
                     replica.state.error = value
                 replica.state.extra["pid"] = pid

@@ -1,9 +1,12 @@
 """``/v1`` calls with ``model=<deployment name>``: routed to a ready replica and forwarded over HTTP.
 
 ``Deployments`` is made once per app (``app.state.deployments``): it holds the shared ``httpx.AsyncClient``,
-the routing table (read from ``deployment_replicas`` on each call, so any API worker can route to replicas
-another worker's supervisor runs), the in-flight count per replica (the least busy replica is
-chosen; ties go round robin), and a bounded window of recent latencies per deployment (per process).
+the routing table (read from ``deployment_replicas``, so any API worker can route to replicas another
+worker's supervisor runs; a route that was found is kept for ``ROUTE_TTL_SECONDS`` per deployment and
+caller, so a burst of calls does not read the database for each one, and dropped at once when a replica
+refuses a connection or this process changes a deployment through ``/api/deployments``), the in-flight
+count per replica (the least busy replica is chosen; ties go round robin), and a bounded window of recent
+latencies per deployment (per process).
 
 Forwarding streams both ways. The body is passed on with ``model`` set to the deployment name; a streamed
 call always asks the replica for the usage chunk (the hub charges tokens from it) and drops it when the
@@ -44,6 +47,8 @@ from dazi.inference.wire import DONE, sse
 
 log = logging.getLogger("dazi.deployments")
 LATENCY_WINDOW = 1000
+ROUTE_TTL_SECONDS = 1.0  # at most DAZI_DEPLOYMENTS_POLL_SECONDS: replica rows change no faster
+MAX_ROUTES = 10_000
 
 
 class DeploymentUnavailable(DaziError):
@@ -84,9 +89,15 @@ class Outcome:
     completion_tokens: int = 0
 
 
+class NoReplicaAnswers(DeploymentUnavailable):
+    """Every ready replica of the routing entry refused the connection."""
+
+
 class Deployments:
     def __init__(self, hub: Hub):
         self.hub = hub
+        self.route_ttl = min(ROUTE_TTL_SECONDS, hub.settings.deployments_poll_seconds)
+        self._routes: dict[tuple[str, object], tuple[float, Target]] = {}
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=60.0),
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
@@ -105,8 +116,33 @@ class Deployments:
 
     # -- routing ------------------------------------------------------------------------------------
 
-    def target(self, actor: Actor, name: str) -> Target:
-        """The deployment's routing entry if the actor may call it (blocking: reads the database)."""
+    def target(self, actor: Actor | None, name: str, fresh: bool = False) -> tuple[Target, bool]:
+        """The deployment's routing entry if the actor may call it, and whether it came from the cache
+        (blocking: reads the database unless a recent entry is cached; ``fresh`` skips the cache). Only
+        entries with ready replicas are cached: a missing, stopped or starting deployment is read again."""
+        key = (name, _actor_key(actor))
+        if not fresh:
+            with self._lock:
+                cached = self._routes.get(key)
+            if cached is not None and time.monotonic() - cached[0] < self.route_ttl:
+                return cached[1], True
+        target = self._resolve(actor, name)
+        with self._lock:
+            if len(self._routes) >= MAX_ROUTES:
+                self._routes.clear()
+            self._routes[key] = (time.monotonic(), target)
+        return target, False
+
+    def forget(self, deployment_id: str | None = None) -> None:
+        """Drop cached routes: of one deployment, or all of them."""
+        with self._lock:
+            if deployment_id is None:
+                self._routes.clear()
+                return
+            for key in [k for k, (_, t) in self._routes.items() if t.deployment_id == deployment_id]:
+                del self._routes[key]
+
+    def _resolve(self, actor: Actor | None, name: str) -> Target:
         with self.hub.db.read() as session:
             dep = services.find(session, name)
             if dep is None or not services.may_call(session, actor, dep):
@@ -159,7 +195,7 @@ class Deployments:
         """Forward one ``/v1`` call (``path``: ``/v1/chat/completions``…) to a replica of ``body['model']``.
         ``charge(tokens)`` is called once with the tokens the call used."""
         name = str(body["model"])
-        target = await asyncio.to_thread(self.target, actor, name)
+        target, cached = await asyncio.to_thread(self.target, actor, name)
         _check_engine(target, path)
         stream = bool(body.get("stream"))
         options = body.get("stream_options")
@@ -169,10 +205,19 @@ class Deployments:
             upstream_body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         started = time.monotonic()
         try:
-            url, response = await self._send(target, path, upstream_body)
+            try:
+                url, response = await self._send(target, path, upstream_body)
+            except NoReplicaAnswers:
+                if not cached:
+                    raise
+                # the cached route was stale (replicas replaced, the deployment stopped): read it afresh
+                target, _ = await asyncio.to_thread(self.target, actor, name, True)
+                url, response = await self._send(target, path, upstream_body)
         except ReplicaFailed:
             await asyncio.to_thread(self._record, target, Outcome(failed=True), started)
             raise
+        if response.status_code == 401:  # a replica of another secret: the route is stale
+            self.forget(target.deployment_id)
         outcome = Outcome()
         finished = False
 
@@ -200,13 +245,14 @@ class Deployments:
         while True:
             url = self._pick(target, tried)
             if url is None:
-                raise DeploymentUnavailable(f"No replica of the deployment '{target.name}' answers now; retry shortly.")
+                raise NoReplicaAnswers(f"No replica of the deployment '{target.name}' answers now; retry shortly.")
             tried.add(url)
             req = self.client.build_request("POST", url + path, json=body, headers={KEY_HEADER: target.secret})
             try:
                 return url, await self.client.send(req, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 self._release_slot(url)
+                self.forget(target.deployment_id)
                 continue  # a replica that just died: try another one
             except httpx.HTTPError as exc:
                 self._release_slot(url)
@@ -292,6 +338,13 @@ class _Relay:
         if not self.closed:
             self._closing = asyncio.ensure_future(self._aclose())
         threading.Thread(target=finish, name="dazi-deployment-record", daemon=True).start()
+
+
+def _actor_key(actor: Actor | None) -> object:
+    """What ``may_call`` depends on, as a cache key."""
+    if actor is None:
+        return None
+    return (actor.user_id, actor.is_admin, actor.token_role, tuple(sorted(actor.org_roles.items())))
 
 
 def _count(outcome: Outcome, usage: Any) -> None:

@@ -33,6 +33,11 @@ Several API processes (and hubs) may share one Ray cluster. ``deployment_ids`` l
 applied, so that no supervisor removes another one's applications; ``observe`` and ``remove`` find an
 application by name, and an ``apply`` of an unchanged spec to an application that runs already (a
 supervisor that took over a deployment whose API process died) keeps its replicas as they are.
+
+Each application carries its hub's mark (``user_config = {"hub": hub_mark(settings)}``, a digest of the
+hub's secret key, which every API process of one hub shares): ``hub_deployment_ids`` lists the
+applications of this hub only, whoever of its API processes applied them, so that the supervisor's sweep
+of orphans (applications whose deployment row is gone) never touches another hub's applications.
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class ServeReplica:
         self.model = await asyncio.to_thread(load_replica_model, Settings(**settings_values), spec)
         self.asgi_app: Any = None
 
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Serve passes the ``user_config`` (the hub's mark, see ``hub_mark``): nothing to change."""
+
     def __serve_build_asgi_app__(self) -> Any:
         from dazi.deployments.replica import create_replica_app
 
@@ -114,6 +122,11 @@ def app_name(deployment_id: str) -> str:
     return f"{APP_PREFIX}{deployment_id}"
 
 
+def hub_mark(settings: Settings) -> str:
+    """Which hub an application belongs to: a digest of the secret key every API process of a hub shares."""
+    return hashlib.sha256(f"dazi-hub:{settings.resolved_secret_key()}".encode()).hexdigest()[:16]
+
+
 def spec_version(spec: ReplicaSpec, settings_values: dict[str, Any]) -> str:
     """What decides whether replicas must restart: everything but the number of replicas."""
     data = {"spec": asdict(replace(spec, replicas=0)), "settings": settings_values}
@@ -149,6 +162,7 @@ class RayServeReplicas:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
             self._started_ray = True
         self.values = settings.model_dump()
+        self.mark = hub_mark(settings)
         self.num_cpus = num_cpus
         self.max_ongoing_requests = settings.inference_max_batch_size + settings.inference_max_queue
         host, port = settings.deployments_ray_http_host, settings.deployments_ray_http_port
@@ -191,6 +205,7 @@ class RayServeReplicas:
                 graceful_shutdown_wait_loop_s=0.5,
                 graceful_shutdown_timeout_s=5.0,
                 max_constructor_retry_count=MAX_START_ATTEMPTS,
+                user_config={"hub": self.mark},
             )
             # Serve 2.60 gives every imperative deploy a random version unless the deployment has one, and a
             # new version restarts every replica; a stable one makes a change of num_replicas a plain scale.
@@ -264,6 +279,18 @@ class RayServeReplicas:
         """Every deployment with a Serve application on the cluster, whoever applied it."""
         names = self._serve.status().applications
         return sorted(name.removeprefix(APP_PREFIX) for name in names if name.startswith(APP_PREFIX))
+
+    def hub_deployment_ids(self) -> list[str]:
+        """The deployments with a Serve application on the cluster that this hub (any of its API processes)
+        applied: those with this hub's mark. Applications of other hubs, and unmarked ones, are left out."""
+        found = []
+        for name, app in (self._details().get("applications") or {}).items():
+            if not name.startswith(APP_PREFIX):
+                continue
+            config = ((app.get("deployments") or {}).get(DEPLOYMENT) or {}).get("deployment_config") or {}
+            if (config.get("user_config") or {}).get("hub") == self.mark:
+                found.append(name.removeprefix(APP_PREFIX))
+        return sorted(found)
 
     def shutdown(self) -> None:
         if not self._ray.is_initialized():  # Ray was shut down already (by its owner)

@@ -4,11 +4,13 @@ The contract (``backends.py``), shared by the local and the Ray Serve backend:
 
 - ``load_replica_model(settings, spec)`` opens the hub from the settings, materializes the revision into
   the inference cache and loads its engine (blocking; raises on failure);
-- ``create_replica_app(model, secret)`` serves ``GET /healthz`` and ``POST /v1/chat/completions``,
-  ``/v1/completions``, ``/v1/embeddings`` for that one model, with exactly the request checks, answers and
-  stream of ``/v1`` (``dazi.inference.checks`` and ``dazi.inference.answers``). Calls without
-  ``X-Dazi-Replica-Key: <secret>`` get 401. The model is not resolved here: the API did that (and checked
-  who may call) before proxying; ``model`` in the body is only echoed.
+- ``create_replica_app(model, secret)`` serves ``GET /healthz`` (200 while the engine can answer; 503
+  with ``{"status": "unavailable", "reason": …}`` once it cannot: its decode thread died, it was closed)
+  and ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings`` for that one model, with
+  exactly the request checks, answers and stream of ``/v1`` (``dazi.inference.checks`` and
+  ``dazi.inference.answers``). Calls without ``X-Dazi-Replica-Key: <secret>`` get 401. The model is not
+  resolved here: the API did that (and checked who may call) before proxying; ``model`` in the body is
+  only echoed.
 
 ``run_local_replica`` is the entry point of a local replica process (``local.py``).
 """
@@ -29,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from dazi.blobstore.interfaces import BlobNotFound
 from dazi.config import Settings
 from dazi.deployments.backends import ReplicaSpec
 from dazi.deps import json_body
@@ -52,9 +55,28 @@ class ReplicaModel:
     chat: bool  # the revision has a chat template
     max_new_tokens: int
     max_inputs: int
+    closed: bool = False
+
+    def problem(self) -> str | None:
+        """Why this replica cannot answer any more, or None while it can."""
+        if self.closed:
+            return "the replica was closed"
+        return self.engine.problem()
 
     def close(self) -> None:
+        self.closed = True
         self.engine.close()
+
+
+class RevisionGone(LookupError):
+    """The deployment's commit (or a file of it) is no longer in the hub's storage. (One message argument,
+    so that it pickles: Ray passes a replica's constructor error on.)"""
+
+
+def _gone(spec: ReplicaSpec, missing: BaseException) -> RevisionGone:
+    what = missing.args[0] if isinstance(missing, KeyError) and missing.args else missing
+    detail = "" if str(what) == spec.commit else f" (missing: {what})"
+    return RevisionGone(f"revision {spec.commit} of {spec.repo_id} is no longer in the hub{detail}")
 
 
 def load_replica_model(settings: Settings, spec: ReplicaSpec) -> ReplicaModel:
@@ -71,12 +93,18 @@ def load_replica_model(settings: Settings, spec: ReplicaSpec) -> ReplicaModel:
             repo = session.get(Repo, spec.repo_pk)
             if repo is None:
                 raise LookupError(f"the model repo {spec.repo_id} no longer exists")
-            detection = Catalog(hub).detect(session, repo, spec.commit)
+            try:
+                detection = Catalog(hub).detect(session, repo, spec.commit)
+            except KeyError as exc:  # the commit, a tree or a blob of it is not in the object store
+                raise _gone(spec, exc) from None
         if detection.engine != spec.engine:
             raise ValueError(
                 f"{spec.repo_id}@{spec.commit[:12]} is no longer a {spec.engine} model: {detection.reason}"
             )
-        path = materialize(hub, cache_dir(settings), spec.repo_pk, spec.commit, list(detection.files))
+        try:
+            path = materialize(hub, cache_dir(settings), spec.repo_pk, spec.commit, list(detection.files))
+        except (KeyError, BlobNotFound) as exc:  # a file's content is gone (a git object, an LFS blob)
+            raise _gone(spec, exc) from None
     finally:
         hub.close()
     from transformers.utils import logging as transformers_logging
@@ -129,9 +157,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, InternalError("The replica had an error while processing the request."))
 
 
-def _healthz(request: Request) -> dict[str, Any]:
+def _healthz(request: Request) -> Response:
+    """200 while the engine can answer; 503 with the reason once it cannot, so that Ray Serve's health
+    check (``check_health``) replaces the replica."""
     model = _replica(request, authorize=False)
-    return {"status": "ok", "deployment": model.spec.name, "commit": model.spec.commit, "stats": model.engine.stats()}
+    about = {"deployment": model.spec.name, "commit": model.spec.commit}
+    problem = model.problem()
+    if problem is not None:
+        return JSONResponse({"status": "unavailable", "reason": problem, **about}, status_code=503)
+    return JSONResponse({"status": "ok", **about, "stats": model.engine.stats()})
 
 
 def _generator(model: ReplicaModel, endpoint: str) -> TextGenerator:

@@ -35,8 +35,10 @@ _create = threading.Lock()
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub: Hub = app.state.hub
     settings: Settings = app.state.settings
-    supervisor = Supervisor(hub, settings) if settings.deployments_enabled else None
-    if supervisor is not None:
+    supervisor = None
+    if settings.deployments_enabled:
+        # Off the event loop: with Ray, making the backend runs ray.init and serve.start (seconds).
+        supervisor = await asyncio.to_thread(Supervisor, hub, settings)
         await asyncio.to_thread(supervisor.start)
     app.state.deployment_supervisor = supervisor
     try:
@@ -64,18 +66,20 @@ def get_deployments(request: Request) -> Deployments:
     return proxy
 
 
-def _backend_name(settings: Settings) -> str:
-    return "ray" if settings.ray_address else "local"
-
-
-def _live(request: Request, actor: Actor | None) -> services.Live:
-    proxy: Deployments | None = getattr(request.app.state, "deployments", None)
+def live_for(state: Any, settings: Settings, base: str, actor: Actor | None) -> services.Live:
+    """What ``deployment_json`` needs from outside the rows (``state`` is ``app.state``; also used by the web
+    pages)."""
+    proxy: Deployments | None = getattr(state, "deployments", None)
     return services.Live(
-        backend=_backend_name(get_hub(request).settings),
-        base_url=base_url(request),
+        backend="ray" if settings.ray_address else "local",
+        base_url=base,
         latencies=proxy.latency_window() if proxy is not None else {},
         admin=bool(actor is not None and actor.is_admin),
     )
+
+
+def _live(request: Request, actor: Actor | None) -> services.Live:
+    return live_for(request.app.state, get_hub(request).settings, base_url(request), actor)
 
 
 Action = Callable[[Session, Actor | None], Deployment]
@@ -98,9 +102,18 @@ async def _write(request: Request, action: Action, status: int = 200) -> Respons
 
 
 def _wake(request: Request) -> None:
-    supervisor: Supervisor | None = getattr(request.app.state, "deployment_supervisor", None)
+    changed(request.app.state)
+
+
+def changed(state: Any) -> None:
+    """After a change to a deployment (``app.state`` given): the supervisor acts at once, and this process
+    routes ``/v1`` calls from the new rows (its cached routes are dropped)."""
+    supervisor: Supervisor | None = getattr(state, "deployment_supervisor", None)
     if supervisor is not None:
         supervisor.wake()
+    proxy: Deployments | None = getattr(state, "deployments", None)
+    if proxy is not None:
+        proxy.forget()
 
 
 _KINDS: dict[type, str] = {str: "a string", int: "a whole number", bool: "true or false"}

@@ -13,7 +13,9 @@ Each round (every ``DAZI_DEPLOYMENTS_POLL_SECONDS``, or at once when woken by a 
    ``deployment_replicas`` when they changed, where every API worker reads them to route calls.
 
 On start it claims the deployments that should run and whose supervisor is gone, so a restarted server
-brings its deployments back. On stop it stops its replicas and releases its leases.
+brings its deployments back; on Ray it first deletes the orphans, this hub's Serve applications whose
+deployment row is gone (deleted while no API process ran; ``sweep_orphans``). On stop it stops its
+replicas and releases its leases.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class Supervisor:
     # -- life cycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
+        try:
+            self.sweep_orphans()
+        except Exception:
+            log.exception("deleting orphaned deployment replicas failed")
         self._thread = threading.Thread(target=self._loop, name="dazi-deployments", daemon=True)
         self._thread.start()
 
@@ -78,6 +84,24 @@ class Supervisor:
                     .where(Deployment.id.in_(held), Deployment.lease_owner == self.lease_owner)
                     .values(lease_owner=None, lease_expires_at=None),
                 )
+
+    def sweep_orphans(self) -> list[str]:
+        """Ray only: remove this hub's Serve applications that have no ``deployments`` row at all (the
+        deployment was deleted while no API process ran). A deployment that has a row is never touched,
+        whichever supervisor runs it; other hubs' applications are not listed (``hub_deployment_ids``)."""
+        listing = getattr(self.backend, "hub_deployment_ids", None)
+        if listing is None:
+            return []
+        on_cluster = [str(i) for i in listing()]
+        if not on_cluster:
+            return []
+        with self.hub.db.read() as session:
+            known = set(session.scalars(select(Deployment.id).where(Deployment.id.in_(on_cluster))))
+        orphans = [dep_id for dep_id in on_cluster if dep_id not in known]
+        for dep_id in orphans:
+            log.info("deployment %s: deleted while no server ran; removing its replicas", dep_id)
+            self.backend.remove(dep_id)
+        return orphans
 
     def wake(self) -> None:
         self._wake.set()

@@ -62,6 +62,9 @@ class SentenceTransformersEmbedder:
         return {"running": 1 if self._lock.locked() else 0, "queued": max(0, waiting - 1),
                 "requests_total": self.requests_total, "tokens_total": self.tokens_total}
 
+    def problem(self) -> str | None:
+        return "the model was unloaded" if self.model is None else None
+
     def close(self) -> None:
         with self._lock:
             self.model = None

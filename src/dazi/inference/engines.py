@@ -106,6 +106,9 @@ class TextGenerator(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
 
+    def problem(self) -> str | None:
+        """Why the engine cannot answer any more (its decode thread died, it was closed), or None."""
+
     def close(self) -> None: ...
 
 
@@ -121,6 +124,9 @@ class Embedder(Protocol):
         """Blocking (call it off the event loop); raises Overloaded when too many calls wait."""
 
     def stats(self) -> dict[str, Any]: ...
+
+    def problem(self) -> str | None:
+        """Why the engine cannot answer any more (it was closed), or None."""
 
     def close(self) -> None: ...
 

@@ -217,6 +217,13 @@ class TransformersGenerator:
                     "tokens_total": self.tokens_total, "largest_batch": self.largest_batch, "steps": self.steps,
                     "row_steps": self.row_steps}
 
+    def problem(self) -> str | None:
+        if self._closed:
+            return "the model was unloaded"
+        if not self._thread.is_alive():
+            return "the model's decode thread stopped"
+        return None
+
     def close(self) -> None:
         with self._cv:
             self._closed = True

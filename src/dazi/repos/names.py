@@ -35,6 +35,8 @@ RESERVED_NAMESPACES = frozenset(
         "openapi",
         "mcp",
         "collections",
+        "deployments",
+        "jobs",
     }
 )
 MAX_PATH_BYTES = 4096

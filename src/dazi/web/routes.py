@@ -15,7 +15,18 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from dazi.errors import NotFound
 from dazi.hfcompat.paths import raw_segments
-from dazi.web import account_routes, browse, edit_routes, files_view, like_routes, repo_view, tables, tryit, viewer
+from dazi.web import (
+    account_routes,
+    browse,
+    deploy_routes,
+    edit_routes,
+    files_view,
+    like_routes,
+    repo_view,
+    tables,
+    tryit,
+    viewer,
+)
 from dazi.web.page import PageDep
 from dazi.web.routing import BrowserOnlyRoute, WebRoute
 
@@ -34,6 +45,7 @@ def static(path: str) -> Response:
 
 
 router.include_router(account_routes.router)
+router.include_router(deploy_routes.router)  # before the repo pages: /deployments/new is no model
 
 
 # -- browsing ----------------------------------------------------------------------------------
@@ -79,7 +91,8 @@ def _repo_path(request: Request, marker: str) -> tuple[str, str, str, list[str]]
 def repo_main(page: PageDep, o: str, n: str, repo_type: str) -> Response:
     catalog = tryit.catalog(page.request.app.state, page.hub)
     data = repo_view.repo_page(page.hub, page.actor, repo_type, f"{o}/{n}", page.base_url, catalog)
-    return page.render("repo.html", data=data, header=data.header)
+    deployments = deploy_routes.of_model(page, data)
+    return page.render("repo.html", data=data, header=data.header, deployments=deployments)
 
 
 def tree(request: Request, page: PageDep) -> Response:
