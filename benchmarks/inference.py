@@ -11,7 +11,11 @@ with huggingface_hub, and measures in the same run:
    overhead (p50 latency through ``/v1`` / p50 of ``generate`` - 1);
 2. **concurrency**: 1, 4 and 16 clients (threads with their own HTTP connection), each sending requests back
    to back until ``--requests`` have been answered: aggregate tokens/s, p50 / p99 latency, and the
-   throughput ratio to one client.
+   throughput ratio to one client;
+3. **deployments** (``--deployment``): a deployment of the same model (``POST /api/deployments``, replicas
+   as worker processes), then alternating requests with ``model=<deployment name>`` and ``model=<repo id>``
+   at one client (the cost of the extra hop to the replica), and 16 clients against the deployment with 1
+   and with 2 replicas.
 
 Run ``python benchmarks/inference.py --help``; results are described in docs/benchmarks.md.
 """
@@ -61,14 +65,17 @@ def push_tiny_model(hub: Hub, folder: Path) -> None:
 
 
 class Api:
-    def __init__(self, hub: Hub, tokens: int, eos: int):
+    def __init__(self, hub: Hub, tokens: int, eos: int, model: str = REPO):
         self.url = f"{hub.url}/v1/completions"
         self.headers = hub.auth
-        self.body = {"model": REPO, "prompt": PROMPT, "max_tokens": tokens, "temperature": 0,
+        self.body = {"model": model, "prompt": PROMPT, "max_tokens": tokens, "temperature": 0,
                      "logit_bias": {str(eos): -100}}
         self.tokens = tokens
 
     def engine_stats(self) -> dict[str, Any]:
+        """The engine's counters (only for a repo id: a deployment's engines live in its replicas)."""
+        if self.body["model"] != REPO:
+            return {}
         url = self.url.replace("/completions", f"/models/{REPO}")
         status: dict[str, Any] = httpx.get(url, headers=self.headers, trust_env=False).json()["dazi"]["status"]
         return status
@@ -141,8 +148,52 @@ def concurrent(api: Api, clients: int, requests: int) -> dict[str, float]:
         t.join()
     result = summary(latencies, api.tokens, wall=time.perf_counter() - started)
     after = api.engine_stats()
-    steps = after["steps"] - before["steps"]
-    result["mean_batch"] = round((after["row_steps"] - before["row_steps"]) / max(steps, 1), 2)  # rows per step
+    if before and after:
+        steps = after["steps"] - before["steps"]
+        result["mean_batch"] = round((after["row_steps"] - before["row_steps"]) / max(steps, 1), 2)  # rows per step
+    return result
+
+
+DEPLOYMENT = "bench-tiny"
+
+
+def set_replicas(hub: Hub, replicas: int) -> None:
+    """Create the deployment (or scale it) and wait until every replica is ready."""
+    with httpx.Client(base_url=hub.url, headers=hub.auth, timeout=60, trust_env=False) as client:
+        exists = client.get(f"/api/deployments/{DEPLOYMENT}").status_code == 200
+        if exists:
+            client.post(f"/api/deployments/{DEPLOYMENT}/scale", json={"replicas": replicas}).raise_for_status()
+        else:
+            body = {"name": DEPLOYMENT, "model": REPO, "replicas": replicas}
+            client.post("/api/deployments", json=body).raise_for_status()
+        for _ in range(1200):
+            state = client.get(f"/api/deployments/{DEPLOYMENT}").json()
+            if state["status"] == "running" and state["replicas"]["ready"] == replicas:
+                return
+            if state["status"] == "failed":
+                raise RuntimeError(f"the deployment failed: {state['error']}")
+            time.sleep(0.25)
+    raise RuntimeError("the deployment did not become ready")
+
+
+def deployments(hub: Hub, tokens: int, eos: int, reps: int, requests: int) -> dict[str, Any]:
+    direct, deployed = Api(hub, tokens, eos), Api(hub, tokens, eos, model=DEPLOYMENT)
+    set_replicas(hub, 1)
+    model_times: list[float] = []
+    deployment_times: list[float] = []
+    with httpx.Client(timeout=600, trust_env=False) as client:
+        for _ in range(3):
+            direct.one(client)
+            deployed.one(client)
+        for _ in range(reps):
+            model_times.append(direct.one(client))
+            deployment_times.append(deployed.one(client))
+    result: dict[str, Any] = {"model_id": summary(model_times, tokens), "deployment": summary(deployment_times, tokens)}
+    result["hop_overhead_p50"] = round(result["deployment"]["p50_s"] / result["model_id"]["p50_s"] - 1, 3)
+    for replicas in (1, 2):
+        set_replicas(hub, replicas)
+        log(f"16 clients against the deployment with {replicas} replica(s)")
+        result[f"clients16_replicas{replicas}"] = concurrent(deployed, 16, requests)
     return result
 
 
@@ -161,6 +212,17 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"{clients:<10}{row['p50_s']:>9.4f}{row['p99_s']:>9.4f}{row['tokens_per_s']:>11.1f}"
               f"{row['tokens_per_s'] / base:>12.2f}x{row['mean_batch']:>12.2f}")
     print("(aim: 16 clients >= 3x one client)")
+    dep = results.get("deployments")
+    if dep:
+        print(f"\n{'path, 1 client':<34}{'p50 s':>9}{'p99 s':>9}{'tokens/s':>11}")
+        for label, key in (("model=<repo id>", "model_id"), ("model=<deployment name>", "deployment")):
+            row = dep[key]
+            print(f"{label:<34}{row['p50_s']:>9.4f}{row['p99_s']:>9.4f}{row['tokens_per_s']:>11.1f}")
+        print(f"hop to the replica (p50): {dep['hop_overhead_p50'] * 100:+.1f} %")
+        for replicas in (1, 2):
+            row = dep[f"clients16_replicas{replicas}"]
+            print(f"16 clients, {replicas} replica(s): {row['tokens_per_s']:.1f} tokens/s, p50 {row['p50_s']:.4f} s, "
+                  f"p99 {row['p99_s']:.4f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=96, help="requests per concurrency level (default 96)")
     parser.add_argument("--clients", default="1,4,16", help="concurrency levels (default 1,4,16)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--deployment", action="store_true", help="also measure a deployment (1 and 2 replicas)")
     args = parser.parse_args(argv)
 
     busy = machine_busy()
@@ -182,13 +245,17 @@ def main(argv: list[str] | None = None) -> int:
             push_tiny_model(hub, folder)
             from transformers import AutoTokenizer
 
-            api = Api(hub, args.tokens, int(AutoTokenizer.from_pretrained(folder).eos_token_id))
+            eos = int(AutoTokenizer.from_pretrained(folder).eos_token_id)
+            api = Api(hub, args.tokens, eos)
             log("one client: generate vs /v1 (alternating)")
             results: dict[str, Any] = {"tokens": args.tokens, "busy_before_pct": busy, "machine": machine_notes(),
                                        "one_client": one_client(api, folder, args.reps), "concurrency": {}}
             for clients in (int(c) for c in args.clients.split(",")):
                 log(f"{clients} concurrent clients")
                 results["concurrency"][str(clients)] = concurrent(api, clients, args.requests)
+            if args.deployment:
+                log("deployment: model=<deployment name> vs model=<repo id>")
+                results["deployments"] = deployments(hub, args.tokens, eos, args.reps, args.requests)
         finally:
             hub.stop()
     print_report(results)

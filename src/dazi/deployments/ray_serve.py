@@ -51,6 +51,7 @@ import threading
 from dataclasses import asdict, replace
 from typing import Any
 
+from dazi import ray_cluster
 from dazi.config import Settings
 from dazi.deployments.backends import FAILED, READY, STARTING, ReplicaSpec, ReplicaState
 
@@ -156,11 +157,7 @@ class RayServeReplicas:
 
         self._ray: Any = ray
         self._serve: Any = serve
-        self._started_ray = False
-        if not ray.is_initialized():
-            address = None if settings.ray_address == "local" else settings.ray_address
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-            self._started_ray = True
+        self._started_ray = ray_cluster.attach(settings)
         self.values = settings.model_dump()
         self.mark = hub_mark(settings)
         self.num_cpus = num_cpus

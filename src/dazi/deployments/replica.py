@@ -243,6 +243,7 @@ def run_local_replica(settings_values: dict[str, Any], spec: ReplicaSpec, conn: 
     parent = os.getppid()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="dazi-parent-watch").start()
     try:
+        _share_cores(spec.replicas)
         model = load_replica_model(Settings(**settings_values), spec)
         app = create_replica_app(model, spec.secret)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -262,6 +263,15 @@ def run_local_replica(settings_values: dict[str, Any], spec: ReplicaSpec, conn: 
         server.run(sockets=[sock])
     finally:
         model.close()
+
+
+def _share_cores(replicas: int) -> None:
+    """The replicas of a deployment share this machine's cores: each takes its share of torch's intra-op
+    threads (set when it starts), so that N replicas do not run N × cores OpenMP threads spinning against
+    each other — which made 2 replicas on 2 cores 8× slower than one (docs/benchmarks.md)."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, replicas)))
 
 
 def _watch_parent(parent_pid: int) -> None:

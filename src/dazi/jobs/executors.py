@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
+from dazi import ray_cluster
 from dazi.config import Settings
 from dazi.jobs.registry import JobKind
 from dazi.jobs.worker import execute, run_in_process
@@ -130,11 +131,7 @@ class RayExecutor:
         import ray
 
         self._ray = ray
-        self._started_ray = False
-        if not ray.is_initialized():
-            address = None if settings.ray_address == "local" else settings.ray_address
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-            self._started_ray = True
+        self._started_ray = ray_cluster.attach(settings)
         self.values = settings.model_dump()
         self.max_pending = max_pending
         self._remote = ray.remote(max_retries=0)(execute)
