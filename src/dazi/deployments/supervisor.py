@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Update, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from dazi.background import Rounds
 from dazi.config import Settings
 from dazi.deployments.backends import FAILED, ReplicaBackend, ReplicaSpec, ReplicaState, make_backend
 from dazi.deployments.models import RUNNING, Deployment, DeploymentReplica
@@ -54,9 +54,7 @@ class Supervisor:
         self.backend = backend if backend is not None else make_backend(self.settings)
         self.lease_owner = new_lease_owner()
         self._held: dict[str, _Held] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = Rounds("dazi-deployments", self.tick, self.settings.deployments_poll_seconds, log)
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -65,14 +63,10 @@ class Supervisor:
             self.sweep_orphans()
         except Exception:
             log.exception("deleting orphaned deployment replicas failed")
-        self._thread = threading.Thread(target=self._loop, name="dazi-deployments", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        self._rounds.stop()
         self.backend.shutdown()
         held, self._held = list(self._held), {}
         if held:
@@ -104,16 +98,7 @@ class Supervisor:
         return orphans
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("deployment supervisor round failed; retrying")
-            self._wake.wait(self.settings.deployments_poll_seconds)
-            self._wake.clear()
+        self._rounds.wake()
 
     # -- one round ----------------------------------------------------------------------------------
 
@@ -126,7 +111,7 @@ class Supervisor:
             if dep is None or dep.wanted != RUNNING or (dep.lease_owner != self.lease_owner and _live(dep, moment)):
                 self._release(dep_id, dep is not None)
         for dep in rows.values():
-            if dep.wanted == RUNNING and not self._stop.is_set():
+            if dep.wanted == RUNNING and not self._rounds.stopping:
                 self._run(dep, moment)
         for dep_id in self.backend.deployment_ids():
             if dep_id not in self._held:  # left over (a Ray Serve app of an earlier server…) and not ours now

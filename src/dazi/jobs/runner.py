@@ -16,11 +16,11 @@ Several services may share one database: claims and recoveries are compare-and-s
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from sqlalchemy import select
 
+from dazi.background import Rounds
 from dazi.config import Settings
 from dazi.hub import Hub
 from dazi.jobs import services
@@ -38,9 +38,7 @@ class JobService:
         self.executor = executor if executor is not None else make_executor(self.settings)
         self.lease_owner = services.new_lease_owner()
         self._cancel_seen: dict[str, float] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = Rounds("dazi-job-service", self.tick, self.settings.jobs_poll_seconds, log)
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -48,14 +46,10 @@ class JobService:
         recovered = self.recover()
         if recovered:
             log.warning("recovered jobs left running by stopped job services: %s", recovered)
-        self._thread = threading.Thread(target=self._loop, name="dazi-job-service", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        self._rounds.stop()
         stopped = self.executor.shutdown()
         if stopped:
             with self.hub.db.write() as session:
@@ -63,16 +57,7 @@ class JobService:
 
     def wake(self) -> None:
         """Look for work now (a job was just submitted)."""
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("job service round failed; retrying")
-            self._wake.wait(self.settings.jobs_poll_seconds)
-            self._wake.clear()
+        self._rounds.wake()
 
     # -- one round ----------------------------------------------------------------------------------
 
